@@ -29,20 +29,8 @@ apt_install() {
     >>"$log_dir/apt-install.log" 2>&1 || die "apt-get install $* failed, see $log_dir/apt-install.log"
 }
 
-# The Debian mirror this machine already uses (deb822 first, then one-line format).
-debian_mirror() {
-  local uri
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  if [ -z "$uri" ]; then
-    uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  fi
-  if [ -z "$uri" ]; then
-    uri=$(grep -hoE '^deb +(\[[^]]*\] +)?[^ ]+' /etc/apt/sources.list 2>/dev/null | grep -v security \
-          | awk '{print $NF; exit}' || true)
-  fi
-  [ -n "$uri" ] || die "cannot find a Debian mirror in /etc/apt; configure apt first"
-  printf '%s\n' "$uri"
-}
+# debian_mirror: the mirror URI from this machine's apt configuration.
+. "$here/lib.sh"
 
 wait_for_docker() {
   local deadline=$((SECONDS + ${1:-60}))
