@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Build the demo stack's images locally, without any container registry:
+#
+#   compose-gen-local/base:bookworm   debootstrap (minbase) rootfs, `docker import`ed
+#   compose-gen-local/postgres:15     behaves like the official postgres image (env, PGDATA, args)
+#   compose-gen-local/python:3        python3 + psycopg 3 + redis client, `python` on PATH
+#   compose-gen-local/redis:7         redis-server in the foreground, all addresses, no protected mode
+#
+# The Dockerfiles and entrypoints live in scripts/ci/images/<name>/. Every image carries a
+# label with a hash of its inputs (the package list for the base; the build context plus the
+# base image id for the others) and is rebuilt only when it is missing or that hash changed,
+# so a warm run takes about a second. FORCE=1 rebuilds everything.
+# Switch the demo to these images with:  set -a; . scripts/ci/local-images.env; set +a
+#
+# Usage: scripts/ci/build_images.sh        (needs root only when something must be built)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+log_dir=${COMPOSE_GEN_PROVISION_LOG_DIR:-/tmp/compose-gen-provision}
+mkdir -p "$log_dir"
+say() { printf 'build_images: %s\n' "$*" >&2; }
+die() { printf 'build_images: error: %s\n' "$*" >&2; exit 1; }
+
+prefix=compose-gen-local
+base_image=$prefix/base:bookworm
+suite=bookworm
+# What the derived images need from the base. python-is-python3 gives `python`;
+# util-linux (essential) gives setpriv, used by the entrypoints to drop root.
+packages=(
+  ca-certificates
+  postgresql-15
+  redis-server
+  redis-tools
+  python3
+  python3-psycopg
+  python3-redis
+  python-is-python3
+)
+base_path=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# name:tag -> build context under scripts/ci/images/
+derived=(
+  "$prefix/postgres:15=postgres"
+  "$prefix/python:3=python"
+  "$prefix/redis:7=redis"
+)
+label=org.compose-gen.inputs
+
+command -v docker >/dev/null 2>&1 || die "docker client not found (run scripts/ci/provision.sh docker compose)"
+docker info >/dev/null 2>&1 || die "docker engine not running (run scripts/ci/provision.sh docker)"
+
+# Parallel CI jobs on one machine: build once, the others wait and then find the images.
+exec 9>"$log_dir/build_images.lock"
+flock 9
+
+image_label() {  # image -> value of our inputs label, empty when the image is missing
+  docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null || true
+}
+
+base_inputs() {
+  printf '%s\n' "$suite" "$base_path" "${packages[@]}" | sha256sum | cut -c1-16
+}
+
+context_inputs() {  # context dir, base image id
+  (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; printf '%s\n' "$2") \
+    | sha256sum | cut -c1-16
+}
+
+rootfs=
+cleanup() {
+  [ -n "$rootfs" ] && [ -d "$rootfs" ] || return 0
+  # debootstrap mounts proc/sys inside the target; never rm -rf through a mount.
+  local m
+  for m in $(awk -v r="$rootfs" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf --one-file-system "$rootfs"
+}
+trap cleanup EXIT
+
+build_base() {
+  local want=$1
+  [ "$(id -u)" -eq 0 ] || die "building $base_image needs root (debootstrap)"
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    say "base: installing debootstrap (log: $log_dir/apt-debootstrap.log)"
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap; } \
+      >"$log_dir/apt-debootstrap.log" 2>&1 || die "installing debootstrap failed, see $log_dir/apt-debootstrap.log"
+  fi
+  local mirror
+  mirror=$(debian_mirror) || die "no Debian mirror configured in /etc/apt"
+  rootfs=$(mktemp -d /var/tmp/compose-gen-rootfs.XXXXXX)
+  local t0=$SECONDS
+  say "base: debootstrap --variant=minbase $suite (log: $log_dir/debootstrap.log)"
+  # Downloaded .debs are kept between runs, so a rebuild after `docker system prune` is quicker.
+  local cache=/var/cache/compose-gen-debootstrap
+  mkdir -p "$cache"
+  local inc
+  inc=$(IFS=,; printf '%s' "${packages[*]}")
+  debootstrap --variant=minbase --include="$inc" --cache-dir="$cache" \
+    "$suite" "$rootfs" "$mirror" >"$log_dir/debootstrap.log" 2>&1 \
+    || { tail -n 20 "$log_dir/debootstrap.log" >&2; die "debootstrap failed, see $log_dir/debootstrap.log"; }
+  # The package scripts create a default cluster; the postgres image initialises its own.
+  rm -rf "$rootfs"/var/lib/postgresql/15 "$rootfs"/etc/postgresql/15
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/tmp/*
+  say "base: debootstrap done in $((SECONDS - t0)) s; importing"
+  tar -C "$rootfs" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . \
+    | docker import \
+        -c "ENV PATH=$base_path" \
+        -c 'ENV LANG=C.UTF-8' \
+        -c "LABEL $label=$want" \
+        -c 'CMD ["bash"]' \
+        - "$base_image" >"$log_dir/import.log" 2>&1 \
+    || die "docker import failed, see $log_dir/import.log"
+  cleanup
+  rootfs=
+}
+
+# The legacy builder: it takes FROM from the local image store without asking a registry,
+# and the Docker 28 client here has no buildx plugin for BuildKit.
+build_derived() {  # image context want
+  local image=$1 ctx=$here/images/$2 want=$3 logf=$log_dir/build-$2.log
+  DOCKER_BUILDKIT=0 docker build --label "$label=$want" --build-arg "BASE_IMAGE=$base_image" \
+    -t "$image" "$ctx" >"$logf" 2>&1 \
+    || { tail -n 20 "$logf" >&2; die "docker build $image failed, see $logf"; }
+}
+
+t_start=$SECONDS
+force=${FORCE:-0}
+
+want=$(base_inputs)
+if [ "$force" != 1 ] && [ "$(image_label "$base_image")" = "$want" ]; then
+  say "$base_image: up to date"
+else
+  build_base "$want"
+  say "$base_image: built"
+fi
+base_id=$(docker image inspect -f '{{.Id}}' "$base_image")
+
+for entry in "${derived[@]}"; do
+  image=${entry%%=*} ctx=${entry#*=}
+  want=$(context_inputs "$here/images/$ctx" "$base_id")
+  if [ "$force" != 1 ] && [ "$(image_label "$image")" = "$want" ]; then
+    say "$image: up to date"
+  else
+    build_derived "$image" "$ctx" "$want"
+    say "$image: built"
+  fi
+done
+
+# Drop the untagged leftovers of earlier builds of our images (never anyone else's).
+stale=$(docker images -q --filter dangling=true --filter "label=$label" 2>/dev/null || true)
+[ -z "$stale" ] || docker image rm $stale >/dev/null 2>&1 || true
+
+say "done in $((SECONDS - t_start)) s"
