@@ -1,0 +1,406 @@
+"""The consumer project's compose-gen settings: where they live, what they mean, their defaults.
+
+Settings come from `[tool.compose-gen]` in the project's `pyproject.toml` or from the top level
+of a `compose-gen.toml` (which wins when both exist), found in the current directory or its
+parents. Scalar settings can be overridden by environment variables named
+`COMPOSE_GEN_<SECTION>_<KEY>` (`COMPOSE_GEN_PORTS_RANGE_START=21000`) or `COMPOSE_GEN_<KEY>` for
+top-level keys (`COMPOSE_GEN_PROJECT_PREFIX=ci`). Unknown keys are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from compose_gen.errors import ConfigError
+
+CONFIG_FILE_NAME = "compose-gen.toml"
+PYPROJECT = "pyproject.toml"
+PYPROJECT_TABLE = "compose-gen"
+CONFIG_ENV = "COMPOSE_GEN_CONFIG"
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_SQL_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SERVICE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_SIZE_RE = re.compile(r"^[0-9]+[kmgKMG]?$")
+
+DEFAULT_PORT_NAMES = {
+    "db": "POSTGRES_PORT",
+    "redis": "REDIS_PORT",
+    "backend": "BACKEND_PORT",
+    "frontend": "FRONTEND_PORT",
+}
+
+
+@dataclass(frozen=True)
+class PortsConfig:
+    range_start: int = 20000
+    block_size: int = 20
+    slots: int = 600
+    # Index inside a block where the per-worker ports begin; shared services use 0.. below it.
+    worker_offset: int = 10
+    names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PORT_NAMES))
+
+    @property
+    def range_end(self) -> int:
+        """Last port of the range (inclusive)."""
+        return self.range_start + self.slots * self.block_size - 1
+
+    def env_name(self, service: str) -> str:
+        """The env var that carries `service`'s (first) published port."""
+        if service in self.names:
+            return self.names[service]
+        return re.sub(r"[^A-Z0-9]", "_", service.upper()) + "_PORT"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    service: str = "db"
+    port: int = 5432
+    user: str = "postgres"
+    # The database DATABASE_URL (host side) points at; workers get their own clones.
+    name: str = "postgres"
+    password_env: str = "POSTGRES_PASSWORD"
+    url_env: str = "DATABASE_URL"
+    name_prefix: str = "test_e2e"
+    seed_service: str | None = None
+    seed_command: tuple[str, ...] = ()
+    seed_sql: str | None = None
+    seed_inputs: tuple[str, ...] = ()
+    # Test-friendly server: fsync/synchronous_commit/full_page_writes off, data on tmpfs.
+    fast: bool = True
+    tmpfs: bool = True
+    tmpfs_size: str = "1g"
+    data_dir: str = "/var/lib/postgresql/data"
+    # Seconds `up` waits for the server to accept connections.
+    ready_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class WorkersConfig:
+    services: tuple[str, ...] = ()
+    default: int = 2
+    max: int = 8
+    # The worker service whose first port is each worker's E2E_BASE_URL (default: the first).
+    http_service: str | None = None
+
+    @property
+    def base_url_service(self) -> str | None:
+        return self.http_service or (self.services[0] if self.services else None)
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    volume: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    project_dir: Path
+    source: Path | None
+    compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    project_prefix: str = "zf"
+    tasks_dir: str = ".zenflow/tasks"
+    ports: PortsConfig = field(default_factory=PortsConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+
+    @property
+    def compose_paths(self) -> tuple[Path, ...]:
+        return tuple((self.project_dir / f).resolve() for f in self.compose_files)
+
+    @property
+    def tasks_path(self) -> Path:
+        return (self.project_dir / self.tasks_dir).resolve()
+
+    @property
+    def source_label(self) -> str:
+        return str(self.source) if self.source else "defaults"
+
+
+_SECTIONS: dict[str, type] = {
+    "ports": PortsConfig,
+    "database": DatabaseConfig,
+    "workers": WorkersConfig,
+    "media": MediaConfig,
+}
+_TOP_LEVEL = ("compose_files", "project_prefix", "tasks_dir")
+
+
+def find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
+    """The nearest compose-gen.toml, or pyproject.toml with [tool.compose-gen], from start up."""
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_FILE_NAME
+        if candidate.is_file():
+            return candidate, _read_toml(candidate)
+        candidate = directory / PYPROJECT
+        if candidate.is_file():
+            data = _read_toml(candidate)
+            table = data.get("tool", {}).get(PYPROJECT_TABLE)
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{candidate}: [tool.{PYPROJECT_TABLE}] must be a table")
+                return candidate, table
+    return None
+
+
+def load_config(start: Path | None = None, *, config_file: Path | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Find, parse and validate the project's settings; raise ConfigError naming what is wrong."""
+    environ = os.environ if environ is None else environ
+    start = (start or Path.cwd()).resolve()
+    explicit = config_file or (Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else None)
+    if explicit is not None:
+        explicit = explicit.resolve()
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} does not exist")
+        data = _read_toml(explicit)
+        if explicit.name == PYPROJECT:
+            data = data.get("tool", {}).get(PYPROJECT_TABLE)
+            if data is None:
+                raise ConfigError(f"{explicit} has no [tool.{PYPROJECT_TABLE}] table")
+        found: tuple[Path, Mapping[str, Any]] | None = (explicit, data)
+    else:
+        found = find_config_file(start)
+    if found is None:
+        raise ConfigError(
+            f"no compose-gen configuration in {start} or its parents",
+            hint=f"add a [tool.{PYPROJECT_TABLE}] table to pyproject.toml or create "
+            f"{CONFIG_FILE_NAME} with at least: compose_files = [\"docker-compose.yml\"]; "
+            "see the README's configuration reference",
+        )
+    path, data = found
+    merged = _apply_env_overrides(dict(data), environ, path)
+    return parse_config(merged, project_dir=path.parent, source=path)
+
+
+def parse_config(data: Mapping[str, Any], *, project_dir: Path, source: Path | None) -> Config:
+    where = str(source) if source else "config"
+    top: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: '{key}' must be a table, got {_type_name(value)}")
+            sections[key] = _parse_section(key, value, where)
+        elif key in _TOP_LEVEL:
+            top[key] = value
+        else:
+            known = [*_TOP_LEVEL, *_SECTIONS]
+            raise ConfigError(f"{where}: unknown key '{key}'{_did_you_mean(key, known)}")
+
+    compose_files = top.get("compose_files", Config.compose_files)
+    if isinstance(compose_files, str):
+        compose_files = [compose_files]
+    _expect_str_list(compose_files, "compose_files", where, allow_empty=False)
+    prefix = top.get("project_prefix", Config.project_prefix)
+    if not isinstance(prefix, str) or not _NAME_RE.match(prefix) or len(prefix) > 20:
+        raise ConfigError(
+            f"{where}: 'project_prefix' must match ^[a-z0-9][a-z0-9_-]*$ and be at most 20 "
+            f"characters (Compose project names), got {prefix!r}")
+    tasks_dir = top.get("tasks_dir", Config.tasks_dir)
+    if not isinstance(tasks_dir, str) or not tasks_dir.strip():
+        raise ConfigError(f"{where}: 'tasks_dir' must be a non-empty path, got {tasks_dir!r}")
+
+    config = Config(project_dir=project_dir.resolve(), source=source,
+                    compose_files=tuple(compose_files), project_prefix=prefix,
+                    tasks_dir=tasks_dir, **sections)
+    _validate(config, where)
+    return config
+
+
+def _parse_section(section: str, values: Mapping[str, Any], where: str) -> Any:
+    cls = _SECTIONS[section]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key '{section}.{key}'{_did_you_mean(key, fields)}")
+        kwargs[key] = _coerce(f"{section}.{key}", fields[key], value, where)
+    return cls(**kwargs)
+
+
+def _coerce(name: str, fld: dataclasses.Field, value: Any, where: str) -> Any:
+    kind = str(fld.type)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: '{name}' must be an integer, got {_type_name(value)}")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: '{name}' must be a number, got {_type_name(value)}")
+        return float(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: '{name}' must be true or false, got {_type_name(value)}")
+        return value
+    if kind in ("str", "str | None"):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: '{name}' must be a string, got {_type_name(value)}")
+        return value
+    if kind == "tuple[str, ...]":
+        if isinstance(value, str) and name == "database.seed_command":
+            raise ConfigError(f"{where}: '{name}' must be a list of arguments, e.g. "
+                              '["python", "seed.py"] (it never goes through a shell)')
+        if isinstance(value, str):
+            value = [value]
+        _expect_str_list(value, name, where)
+        return tuple(value)
+    if kind == "Mapping[str, str]":
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"{where}: '{name}' must be a table of strings")
+        return dict(value)
+    raise AssertionError(f"no coercion for {kind}")  # pragma: no cover
+
+
+def _validate(config: Config, where: str) -> None:
+    ports, db, workers = config.ports, config.database, config.workers
+    for name, value in (("ports.range_start", ports.range_start),
+                        ("ports.block_size", ports.block_size), ("ports.slots", ports.slots)):
+        if value < 1:
+            raise ConfigError(f"{where}: '{name}' must be at least 1, got {value}")
+    if ports.range_start < 1024:
+        raise ConfigError(f"{where}: 'ports.range_start' must be at least 1024 (unprivileged), "
+                          f"got {ports.range_start}")
+    if ports.range_end > 65535:
+        raise ConfigError(
+            f"{where}: the port range {ports.range_start}-{ports.range_end} "
+            f"(range_start + slots * block_size) goes past 65535; lower 'ports.slots' or "
+            "'ports.block_size'")
+    if not 0 <= ports.worker_offset < ports.block_size:
+        raise ConfigError(f"{where}: 'ports.worker_offset' must be within the block "
+                          f"(0..{ports.block_size - 1}), got {ports.worker_offset}")
+    for service, env in ports.names.items():
+        if not _ENV_NAME_RE.match(env):
+            raise ConfigError(
+                f"{where}: 'ports.names.{service}' must be an env var name, got {env!r}")
+    for name, value in (("database.user", db.user), ("database.name", db.name),
+                        ("database.name_prefix", db.name_prefix)):
+        if not _SQL_IDENT_RE.match(value) or len(value) > 40:
+            raise ConfigError(f"{where}: '{name}' must be a plain identifier "
+                              f"([A-Za-z_][A-Za-z0-9_]*, at most 40 characters), got {value!r}")
+    for name, value in (("database.password_env", db.password_env),
+                        ("database.url_env", db.url_env)):
+        if not _ENV_NAME_RE.match(value):
+            raise ConfigError(f"{where}: '{name}' must be an env var name, got {value!r}")
+    services = [("database.service", db.service)]
+    services += [(f"workers.services[{i}]", s) for i, s in enumerate(workers.services)]
+    if db.seed_service:
+        services.append(("database.seed_service", db.seed_service))
+    for name, value in services:
+        if not _SERVICE_RE.match(value):
+            raise ConfigError(f"{where}: '{name}' is not a valid service name: {value!r}")
+    if db.service in workers.services:
+        raise ConfigError(f"{where}: the database service '{db.service}' cannot also be a "
+                          "worker service (each task has one server; workers get databases)")
+    if not 1 <= db.port <= 65535:
+        raise ConfigError(f"{where}: 'database.port' must be a port number, got {db.port}")
+    if db.seed_command and db.seed_sql:
+        raise ConfigError(f"{where}: set either 'database.seed_command' or 'database.seed_sql', "
+                          "not both")
+    if db.seed_command and not (db.seed_service or workers.services):
+        raise ConfigError(f"{where}: 'database.seed_command' needs 'database.seed_service' "
+                          "(the service whose image runs it)")
+    if not _SIZE_RE.match(db.tmpfs_size):
+        raise ConfigError(f"{where}: 'database.tmpfs_size' must look like 512m or 2g, "
+                          f"got {db.tmpfs_size!r}")
+    if db.ready_timeout <= 0:
+        raise ConfigError(f"{where}: 'database.ready_timeout' must be positive")
+    if workers.max < 1 or not 1 <= workers.default <= workers.max:
+        raise ConfigError(f"{where}: need 1 <= workers.default <= workers.max, "
+                          f"got default={workers.default}, max={workers.max}")
+    if workers.http_service and workers.http_service not in workers.services:
+        raise ConfigError(f"{where}: 'workers.http_service' must be one of workers.services "
+                          f"{list(workers.services)}, got {workers.http_service!r}")
+    if config.media.volume is not None and not _SERVICE_RE.match(config.media.volume):
+        raise ConfigError(f"{where}: 'media.volume' is not a valid volume name: "
+                          f"{config.media.volume!r}")
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str],
+                         path: Path) -> dict[str, Any]:
+    """COMPOSE_GEN_<KEY> / COMPOSE_GEN_<SECTION>_<KEY> override scalar settings."""
+    for section, cls in _SECTIONS.items():
+        for fld in dataclasses.fields(cls):
+            env = f"COMPOSE_GEN_{section}_{fld.name}".upper()
+            if env in environ:
+                table = dict(data.get(section) or {})
+                table[fld.name] = _parse_env_value(env, str(fld.type), environ[env])
+                data[section] = table
+    for key in _TOP_LEVEL:
+        env = f"COMPOSE_GEN_{key}".upper()
+        if env in environ:
+            kind = "tuple[str, ...]" if key == "compose_files" else "str"
+            data[key] = _parse_env_value(env, kind, environ[env])
+    return data
+
+
+def _parse_env_value(env: str, kind: str, raw: str) -> Any:
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"${env} must be an integer, got {raw!r}") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"${env} must be a number, got {raw!r}") from None
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"${env} must be true or false, got {raw!r}")
+    if kind == "tuple[str, ...]":
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if kind == "Mapping[str, str]":
+        pairs = [p.split("=", 1) for p in raw.split(",") if p]
+        if not all(len(p) == 2 for p in pairs):
+            raise ConfigError(f"${env} must look like service=ENV_NAME,service2=ENV_NAME2")
+        return dict(pairs)
+    return raw
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from err
+
+
+def _expect_str_list(value: Any, name: str, where: str, *, allow_empty: bool = True) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: '{name}' must be a list of non-empty strings, "
+                          f"got {_type_name(value)}")
+    if not allow_empty and not value:
+        raise ConfigError(f"{where}: '{name}' must name at least one file")
+
+
+def _did_you_mean(key: str, choices: Any) -> str:
+    close = difflib.get_close_matches(key, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)

@@ -1,0 +1,105 @@
+"""Task identity: validate a task ID, find it when not given, derive its names.
+
+A task ID ends up in a directory name, a Compose project name, Docker labels, YAML and env
+files, so it is checked against an allow-list before anything is created. Different IDs never
+share a slug: the slug carries a short hash of the raw ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from compose_gen.config import Config
+from compose_gen.errors import InvalidTaskIdError, UsageError
+
+TASK_ID_ENV = "ZENFLOW_TASK_ID"
+WORKTREES_DIR = (".zenflow", "worktrees")
+MAX_TASK_ID_LENGTH = 128
+SLUG_LENGTH = 40
+HASH_LENGTH = 8
+
+_ALLOWED = re.compile(r"^[A-Za-z0-9._@+:-]+$")
+_ALLOWED_TEXT = "letters, digits and . _ - @ + :"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    id: str
+    slug: str
+    project_name: str
+    dir: Path
+
+    @property
+    def label(self) -> dict[str, str]:
+        return {TASK_LABEL: self.id}
+
+
+TASK_LABEL = "dev.compose-gen.task"
+PROJECT_DIR_LABEL = "dev.compose-gen.project-dir"
+
+
+def validate_task_id(task_id: str) -> str:
+    """Return task_id unchanged, or raise InvalidTaskIdError saying exactly what is wrong."""
+    if not task_id:
+        raise InvalidTaskIdError("task ID is empty", hint="pass --task-id or set $ZENFLOW_TASK_ID")
+    shown = task_id[:40].encode("unicode_escape").decode("ascii")
+    if len(task_id) > MAX_TASK_ID_LENGTH:
+        raise InvalidTaskIdError(
+            f"task ID '{shown}...' is {len(task_id)} characters long; the limit is "
+            f"{MAX_TASK_ID_LENGTH}")
+    if ".." in task_id:
+        raise InvalidTaskIdError(f"task ID '{shown}' contains '..'")
+    if not _ALLOWED.match(task_id):
+        bad = next(ch for ch in task_id if not _ALLOWED.match(ch))
+        raise InvalidTaskIdError(
+            f"task ID '{shown}' contains {bad!r}, which is not allowed "
+            f"(allowed: {_ALLOWED_TEXT})")
+    if task_id[0] in ".-":
+        raise InvalidTaskIdError(f"task ID '{shown}' must not start with '{task_id[0]}'")
+    return task_id
+
+
+def slugify(task_id: str) -> str:
+    """Lowercase [a-z0-9-], at most SLUG_LENGTH characters, plus a short hash of the raw ID."""
+    digest = hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+    base = re.sub(r"[^a-z0-9]+", "-", task_id.lower()).strip("-")[:SLUG_LENGTH].strip("-")
+    return f"{base}-{digest}" if base else digest
+
+
+def make_task(task_id: str, config: Config) -> TaskSpec:
+    validate_task_id(task_id)
+    slug = slugify(task_id)
+    return TaskSpec(
+        id=task_id,
+        slug=slug,
+        project_name=f"{config.project_prefix}-{slug}",
+        dir=config.tasks_path / task_id,
+    )
+
+
+def detect_task_id(explicit: str | None, *, cwd: Path | None = None,
+                   environ: dict[str, str] | None = None) -> str:
+    """--task-id, else $ZENFLOW_TASK_ID, else the <id> of a cwd in .zenflow/worktrees/<id>/."""
+    if explicit is not None:
+        return explicit
+    env = os.environ if environ is None else environ
+    if env.get(TASK_ID_ENV):
+        return env[TASK_ID_ENV]
+    from_path = task_id_from_path(cwd or Path.cwd())
+    if from_path:
+        return from_path
+    raise UsageError(
+        "no task ID given",
+        hint=f"pass --task-id ID, set ${TASK_ID_ENV}, or run inside .zenflow/worktrees/<id>/")
+
+
+def task_id_from_path(path: Path) -> str | None:
+    parts = path.resolve().parts
+    for i in range(len(parts) - 2):
+        if parts[i:i + 2] == WORKTREES_DIR:
+            return parts[i + 2]
+    return None
