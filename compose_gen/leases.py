@@ -14,8 +14,9 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from compose_gen import paths
 from compose_gen.config import Config
@@ -45,6 +46,8 @@ class Lease:
     # "rendered" → "starting" (an `up` in progress, pid is its process) → "up".
     state: str = "rendered"
     databases: tuple[str, ...] = field(default_factory=tuple)
+    workers: int = 0
+    template: str | None = None
 
     @property
     def block(self) -> PortBlock:
@@ -52,7 +55,8 @@ class Lease:
 
     @classmethod
     def from_json(cls, data: dict) -> Lease:
-        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        data = {key: value for key, value in data.items() if key in known}
         data["databases"] = tuple(data.get("databases", ()))
         return cls(**data)
 
@@ -155,7 +159,8 @@ class LeaseRegistry:
                     password=existing.password if existing else secrets.token_hex(16),
                     pid=os.getpid(), created=existing.created if existing else now,
                     updated=now, state=existing.state if existing else "rendered",
-                    databases=existing.databases if existing else ())
+                    databases=existing.databases if existing else (),
+                    template=existing.template if existing else None)
             leases[task.project_name] = lease
             return lease
 
@@ -166,6 +171,13 @@ class LeaseRegistry:
                 return None
             leases[project_name] = replace(lease, updated=time.time(), **changes)
             return leases[project_name]
+
+    def task_lock(self, project_name: str, timeout: float) -> Any:
+        """Serialises `up`/`down`/`reset` of one task; other tasks never wait on it."""
+        from filelock import FileLock
+
+        return FileLock(str(paths.locks_dir() / f"{project_name}.lock"), timeout=timeout,
+                        mode=0o600)
 
     def release(self, project_name: str) -> Lease | None:
         with self._locked() as leases:

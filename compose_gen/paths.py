@@ -29,6 +29,13 @@ def state_dir() -> Path:
     return path
 
 
+def registry_id() -> str:
+    """A short stable ID of this state dir, put on every resource as a label."""
+    import hashlib
+
+    return hashlib.sha256(str(state_dir().resolve()).encode()).hexdigest()[:12]
+
+
 def leases_file() -> Path:
     return state_dir() / "leases.json"
 

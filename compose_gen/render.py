@@ -23,7 +23,7 @@ from compose_gen import paths
 from compose_gen.config import Config
 from compose_gen.errors import ConfigError, UsageError
 from compose_gen.ports import PortBlock
-from compose_gen.task import PROJECT_DIR_LABEL, TASK_LABEL, TaskSpec
+from compose_gen.task import PROJECT_DIR_LABEL, REGISTRY_LABEL, TASK_LABEL, TaskSpec
 
 DISABLED_PROFILE = "compose-gen-disabled"
 WORKER_LABEL = "dev.compose-gen.worker"
@@ -70,6 +70,14 @@ class RenderPlan:
     workers: tuple[WorkerEnv, ...]
     env: Mapping[str, str]
     override: Mapping[str, Any] = field(repr=False)
+    # Worker services built from a Dockerfile: built once before their copies start.
+    build_services: tuple[str, ...] = ()
+
+    @property
+    def start_services(self) -> tuple[str, ...]:
+        """What `up` starts after the database: shared services and every worker copy."""
+        shared = [s["name"] for s in self.override["services"] if "disabled" not in s]
+        return (*shared, *(c["name"] for c in self.override["copies"]))
 
 
 # --- planning (pure) -----------------------------------------------------------------------
@@ -140,7 +148,8 @@ def plan(config: Config, task: TaskSpec, block: PortBlock, base: Mapping[str, An
     result = RenderPlan(
         task=task, block=block, range_start=config.ports.range_start,
         database_port=host_db_port, shared_ports=tuple(shared_ports),
-        workers=tuple(worker_envs), env={}, override={})
+        workers=tuple(worker_envs), env={}, override={},
+        build_services=tuple(name for name in worker_services if "build" in services[name]))
     env = _env(config, result, password)
     override = _override(config, result, services, base, password)
     return RenderPlan(**{**result.__dict__, "env": env, "override": override})
@@ -209,11 +218,15 @@ def _override(config: Config, result: RenderPlan, services: Mapping[str, Any],
               base: Mapping[str, Any], password: str) -> dict[str, Any]:
     """The override as plain data; the template writes it (YAML tags need a template)."""
     task, db = result.task, config.database
-    labels = {TASK_LABEL: task.id, PROJECT_DIR_LABEL: str(config.project_dir)}
+    labels = {TASK_LABEL: task.id, PROJECT_DIR_LABEL: str(config.project_dir),
+              REGISTRY_LABEL: paths.registry_id()}
     worker_services = set(config.workers.services)
     entries: list[dict[str, Any]] = []
     for name, definition in services.items():
         entry: dict[str, Any] = {"name": name, "labels": labels}
+        if definition.get("container_name"):
+            # A fixed container name would make the second task's stack fail to start.
+            entry["reset_container_name"] = True
         if name in worker_services:
             entry["disabled"] = True
         else:

@@ -183,3 +183,122 @@ def quote_command(args: Sequence[str]) -> str:
     import shlex
 
     return shlex.join(args)
+
+
+# --- running a task's stack ------------------------------------------------------------------
+
+def build(spec: ComposeFiles, services: Sequence[str]) -> None:
+    if not services:
+        return
+    with _docker_errors(f"build {', '.join(services)}"):
+        _docker(spec).compose.build(list(services), quiet=True)
+
+
+def up(spec: ComposeFiles, services: Sequence[str], *, timeout: float) -> None:
+    """`compose up --detach --wait` for services (not their profile-disabled bases)."""
+    if not services:
+        return
+    with _docker_errors(f"start {', '.join(services)}",
+                        hint=f"inspect with: {quote_command(files_args(spec))} logs"):
+        _docker(spec).compose.up(list(services), detach=True, wait=True, quiet=True,
+                                 wait_timeout=max(1, int(timeout)), pull="missing")
+
+
+def run_once(spec: ComposeFiles, service: str, command: Sequence[str],
+             env: dict[str, str]) -> str:
+    """A one-off container (`compose run --rm --no-deps`), its output returned.
+
+    Not a service with `up --wait`: that exits 1 when a one-shot container exits 0
+    (docker/compose#10596).
+    """
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        return str(_docker(spec).compose.run(service, list(command), envs=env, tty=False,
+                                             dependencies=False, remove=True) or "")
+    except DockerException as err:
+        stderr = (err.stderr or "").strip()
+        if _daemon_unreachable(stderr):
+            raise DockerUnavailableError(f"Docker is not reachable: {_last_line(stderr)}",
+                                         hint=_docker_host_hint()) from err
+        from compose_gen.errors import SeedError
+
+        output = "\n".join(part for part in ((err.stdout or "").strip(), stderr) if part)
+        raise SeedError(f"the seed command {quote_command(command)} failed in service "
+                        f"'{service}' (exit {err.return_code})", output=output) from err
+    except FileNotFoundError as err:
+        raise DockerUnavailableError("the docker command was not found") from err
+
+
+def down(spec: ComposeFiles, *, volumes: bool = True) -> None:
+    with _docker_errors("stop the task's stack"):
+        # Test stacks hold nothing worth a graceful shutdown; many images ignore SIGTERM as
+        # PID 1, and Compose stops services one dependency level at a time.
+        _docker(spec).compose.down(volumes=volumes, remove_orphans=True, quiet=True,
+                                   timeout=1)
+
+
+def running_services(spec: ComposeFiles) -> dict[str, str]:
+    """service -> container state, for the task's project."""
+    with _docker_errors("list the task's containers"):
+        containers = _docker(spec).compose.ps(all=True)
+    return {c.config.labels.get("com.docker.compose.service", c.name): c.state.status
+            for c in containers}
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str  # container | volume | network
+    name: str
+    project: str
+    task_id: str
+    labels: dict[str, str]
+    state: str = ""
+    ports: tuple[str, ...] = ()
+
+
+def labelled_resources(label: str, value: str | None = None) -> list[Resource]:
+    """Every container, volume and network carrying our label (optionally with a value)."""
+    docker = _docker()
+    selector = f"{label}={value}" if value is not None else label
+    found: list[Resource] = []
+    with _docker_errors("list compose-gen's containers, volumes and networks"):
+        for c in docker.container.list(all=True, filters={"label": selector}):
+            labels = dict(c.config.labels or {})
+            ports = tuple(sorted(
+                f"{binding['HostIp']}:{binding['HostPort']}->{container_port}"
+                for container_port, bindings in (c.network_settings.ports or {}).items()
+                for binding in (bindings or [])))
+            found.append(Resource("container", c.name,
+                                  labels.get("com.docker.compose.project", ""),
+                                  labels.get(label, ""), labels, c.state.status, ports))
+        for v in docker.volume.list(filters={"label": selector}):
+            labels = dict(v.labels or {})
+            found.append(Resource("volume", v.name, labels.get("com.docker.compose.project", ""),
+                                  labels.get(label, ""), labels))
+        for n in docker.network.list(filters={"label": selector}):
+            labels = dict(n.labels or {})
+            found.append(Resource("network", n.name,
+                                  labels.get("com.docker.compose.project", ""),
+                                  labels.get(label, ""), labels))
+    return found
+
+
+def remove_resources(resources: Sequence[Resource]) -> None:
+    """Containers first, then networks and volumes they held; each only if still labelled."""
+    from python_on_whales.exceptions import DockerException
+
+    docker = _docker()
+    order = {"container": 0, "network": 1, "volume": 2}
+    for res in sorted(resources, key=lambda r: order[r.kind]):
+        with _docker_errors(f"remove {res.kind} {res.name}"):
+            try:
+                if res.kind == "container":
+                    docker.container.remove(res.name, force=True, volumes=True)
+                elif res.kind == "network":
+                    docker.network.remove(res.name)
+                else:
+                    docker.volume.remove(res.name)
+            except DockerException as err:
+                if "No such" not in (err.stderr or "") and "not found" not in (err.stderr or ""):
+                    raise

@@ -40,6 +40,8 @@ class TaskSpec:
 
 TASK_LABEL = "dev.compose-gen.task"
 PROJECT_DIR_LABEL = "dev.compose-gen.project-dir"
+# Which lease registry (state dir) made a stack: `gc` judges only its own registry's stacks.
+REGISTRY_LABEL = "dev.compose-gen.registry"
 
 
 def validate_task_id(task_id: str) -> str:
