@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# compose-gen's whole test suite, on a fresh machine or a warm one:
+#   1. provisions what is missing: Docker engine (started), Compose v2, the example images
+#      (built offline), Chromium and the Playwright packages;
+#   2. installs compose-gen into .venv;
+#   3. ruff, then the unit tests, the integration tests (real Docker, real PostgreSQL) and the
+#      end-to-end tests, independent suites in parallel with pytest-xdist.
+# COMPOSE_GEN_REQUIRE_DOCKER=1 is set: a Docker test that cannot run fails instead of skipping.
+#
+# Usage: scripts/test.sh [extra pytest args]
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/dev_env.sh"
+"$repo/scripts/ci/provision.sh" browser
+
+export COMPOSE_GEN_REQUIRE_DOCKER=1
+started=$SECONDS
+echo "== ruff"
+ruff check .
+echo "== pytest (unit, integration, e2e)"
+pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup "$@"
+echo "== done in $((SECONDS - started)) s"
