@@ -203,7 +203,7 @@ def parse_config(data: Mapping[str, Any], *, project_dir: Path, source: Path | N
             known = [*_TOP_LEVEL, *_SECTIONS]
             raise ConfigError(f"{where}: unknown key '{key}'{_did_you_mean(key, known)}")
 
-    compose_files = top.get("compose_files", Config.compose_files)
+    compose_files = top.get("compose_files", list(Config.compose_files))
     if isinstance(compose_files, str):
         compose_files = [compose_files]
     _expect_str_list(compose_files, "compose_files", where, allow_empty=False)
