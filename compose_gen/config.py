@@ -31,11 +31,11 @@ PYPROJECT = "pyproject.toml"
 PYPROJECT_TABLE = "compose-gen"
 CONFIG_ENV = "COMPOSE_GEN_CONFIG"
 
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_SQL_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SERVICE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_SIZE_RE = re.compile(r"^[0-9]+[kmgKMG]?$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
+_SQL_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_SERVICE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+_SIZE_RE = re.compile(r"^[0-9]+[kmgKMG]?\Z")
 
 DEFAULT_PORT_NAMES = {
     "db": "POSTGRES_PORT",

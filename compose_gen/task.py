@@ -22,7 +22,7 @@ MAX_TASK_ID_LENGTH = 128
 SLUG_LENGTH = 40
 HASH_LENGTH = 8
 
-_ALLOWED = re.compile(r"^[A-Za-z0-9._@+:-]+$")
+_ALLOWED = re.compile(r"^[A-Za-z0-9._@+:-]+\Z")
 _ALLOWED_TEXT = "letters, digits and . _ - @ + :"
 
 
