@@ -215,9 +215,8 @@ def down(state: _State, task_id: str | None, keep_volumes: bool) -> None:
 
     config = state.config()
     task = state.task(config, task_id)
-    leftovers = teardown(config, task, keep_volumes=keep_volumes)
-    extra = f" (and {len(leftovers)} leftovers by label)" if leftovers else ""
-    click.echo(f"task '{task.id}' is down{extra}")
+    teardown(config, task, keep_volumes=keep_volumes)
+    click.echo(f"task '{task.id}' is down")
 
 
 def _print_stacks(infos: list, as_json: bool) -> None:  # noqa: ANN001
