@@ -55,6 +55,20 @@ docker info >/dev/null 2>&1 || die "docker engine not running (run scripts/ci/pr
 exec 9>"$log_dir/build_images.lock"
 flock 9
 
+# The previous version of a rebuilt image is left untagged: remove it at the end, children
+# before the base, unless a container still uses it. (Not by label: images built FROM ours
+# inherit the label.)
+replaced=()
+note_replaced() {  # old image id (may be empty), image name
+  local new
+  new=$(image_id "$2")
+  if [ -n "$1" ] && [ "$1" != "$new" ]; then replaced=("$1" "${replaced[@]}"); fi
+}
+
+image_id() {
+  docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true
+}
+
 image_label() {  # image -> value of our inputs label, empty when the image is missing
   docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null || true
 }
@@ -134,7 +148,9 @@ want=$(base_inputs)
 if [ "$force" != 1 ] && [ "$(image_label "$base_image")" = "$want" ]; then
   say "$base_image: up to date"
 else
+  old=$(image_id "$base_image")
   build_base "$want"
+  note_replaced "$old" "$base_image"
   say "$base_image: built"
 fi
 base_id=$(docker image inspect -f '{{.Id}}' "$base_image")
@@ -145,13 +161,15 @@ for entry in "${derived[@]}"; do
   if [ "$force" != 1 ] && [ "$(image_label "$image")" = "$want" ]; then
     say "$image: up to date"
   else
+    old=$(image_id "$image")
     build_derived "$image" "$ctx" "$want"
+    note_replaced "$old" "$image"
     say "$image: built"
   fi
 done
 
-# Drop the untagged leftovers of earlier builds of our images (never anyone else's).
-stale=$(docker images -q --filter dangling=true --filter "label=$label" 2>/dev/null || true)
-[ -z "$stale" ] || docker image rm $stale >/dev/null 2>&1 || true
+for old in "${replaced[@]}"; do
+  docker image rm "$old" >/dev/null 2>&1 || true
+done
 
 say "done in $((SECONDS - t_start)) s"
