@@ -61,7 +61,7 @@ _RUNNER_PREFIXES = frozenset(
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)*)?")
 _PYTEST_JUNIT_OPTIONS = ("--junitxml", "--junit-xml")
 # Playwright names each <testsuite> after the spec file, relative to the test dir.
-_JS_TEST_FILE = re.compile(r"\.(spec|test)?\.?[cm]?[jt]sx?$")
+_JS_TEST_FILE = re.compile(r"\.[cm]?[jt]sx?$")
 
 
 class Outcome(str, enum.Enum):
@@ -266,7 +266,8 @@ def prove(
     - `command` is an argv list, run without a shell. pytest (`pytest`, `py.test`,
       `python -m pytest`, also behind `uv run`/`poetry run`) gets `--junitxml=<out_dir>/junit/
       run<i>.xml` unless it already has one; Playwright (`[npx] playwright test`) gets the
-      junit reporter added to `--reporter` and `PLAYWRIGHT_JUNIT_OUTPUT_FILE` set. With
+      junit reporter added to `--reporter` (or `--reporter=list,junit`, which replaces the
+      config's reporters for the proof) and `PLAYWRIGHT_JUNIT_OUTPUT_FILE` set. With
       `junit_glob` nothing is injected: the files matching it (relative to `cwd`) that the run
       created or changed are read instead. Without any JUnit XML a run's result is its exit
       status alone, and its proof file says so.
@@ -274,14 +275,18 @@ def prove(
       failed (non-zero exit, or a failed or flaky test), since "0 flaky over N runs" can no
       longer hold; the report then covers the completed runs and says it stopped early.
       `keep_going=True` runs all N regardless, to measure how flaky the suite is.
-    - `env` is added to (and overrides) the current environment; `cwd` defaults to the current
-      directory; `echo` gets every output line as it arrives, plus one line per run start/end.
+    - `out_dir` gets `proof_run<i>.txt`, `junit/` and the reports; files of an earlier proof
+      there are removed first. A relative `out_dir` is taken from the current directory.
+    - `env` is added to (and overrides) the current environment; `cwd` (default: the current
+      directory) is where the command runs and what `junit_glob` is relative to; `echo` gets
+      every output line as it arrives, plus one line when each run starts and ends.
     - `history_dir`, when given, gets each completed run's per-test outcomes appended to
       `history.jsonl` (see `flake_history`).
 
-    Raises `UsageError` when the command cannot be started (nothing is written then), and
-    `Interrupted` on Ctrl-C after stopping the command (SIGINT to its process group, SIGKILL
-    after `INTERRUPT_GRACE_SECONDS`) and writing the report for the runs that completed.
+    Raises `UsageError` when the command cannot be started (checked before anything is
+    written), and `Interrupted` on Ctrl-C after stopping the command (SIGINT to its process
+    group, SIGKILL after `INTERRUPT_GRACE_SECONDS`) and writing the report for the runs that
+    completed.
     """
     command = tuple(command)
     if not command:
@@ -483,10 +488,10 @@ def _run_once(command: tuple[str, ...], *, index: int, runs: int, out_dir: Path,
                                        sink=sink, announce=lambda: say(
                                            f"[prove] run {index} of {runs}: "
                                            f"{shlex.join(invocation.argv)}"))
-        except OSError as err:
+        except UsageError:
             proof.close()
             proof_path.unlink(missing_ok=True)
-            raise UsageError(f"cannot run '{command[0]}': {err.strerror or err}") from err
+            raise
         except KeyboardInterrupt:
             proof.write(
                 f"----- interrupted -----\n"
@@ -517,21 +522,25 @@ def _run_streaming(invocation: Invocation, *, cwd: Path, env: Mapping[str, str],
     """Run the command, copy its combined output to `sink`, return its exit status.
 
     On Ctrl-C (KeyboardInterrupt, raised from anywhere in here, `sink` included) the command
-    is stopped before the interrupt goes on.
+    is stopped before the interrupt goes on; so it is on any other error (a broken pipe under
+    `echo`), since in a session of its own nothing else would ever stop it.
     """
     # A session of its own, so that one Ctrl-C reaches the command exactly once (we forward
     # it) and a second SIGINT from the terminal cannot cut short its teardown of Compose stacks.
-    proc = subprocess.Popen(
-        invocation.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            invocation.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    except OSError as err:  # e.g. a script without a shebang line: "Exec format error"
+        raise UsageError(f"cannot run '{invocation.argv[0]}': {err.strerror or err}") from err
     output: _OutputReader | None = None
     try:
         output = _OutputReader(proc)
         announce()
         _copy_output(proc, output, sink)
         return proc.wait()
-    except KeyboardInterrupt:
+    except BaseException:
         _stop(proc, output, sink)
         raise
 
@@ -608,13 +617,16 @@ def _stop(proc: subprocess.Popen[bytes], output: _OutputReader | None,
     period or at a second Ctrl-C."""
     _signal_group(proc, signal.SIGINT)
     deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-    with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):
+    try:
         if output is not None:
             _copy_output(proc, output, sink, deadline=deadline)
         proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    if proc.poll() is None:
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait()
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        pass  # a second Ctrl-C, or the grace period is over
+    finally:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import shlex
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -166,7 +167,7 @@ def render_markdown(result: ProofResult) -> str:
     run_headers = [f"Run {i}" for i in range(1, n + 1)]
     lines = [f"# Flake proof: {result.summary_line}", "",
              f"**Result: {'OK' if result.ok else 'NOT OK'}**", "",
-             f"- Command: `{_md_code(' '.join(result.command))}`",
+             f"- Command: `{_md_code(shlex.join(result.command))}`",
              f"- Directory: `{_md_code(str(result.cwd))}`",
              f"- Runs: {n} of {result.runs_requested}"]
     if result.stop_reason:
@@ -267,7 +268,7 @@ def render_html(result: ProofResult) -> str:
              f"<title>Flake proof: {e(result.summary_line)}</title>",
              f"<style>{_CSS}</style></head><body>",
              f"<h1>Flake proof: {e(result.summary_line)}</h1>", status, "<ul>",
-             f"<li>Command: <code>{e(' '.join(result.command))}</code></li>",
+             f"<li>Command: <code>{e(shlex.join(result.command))}</code></li>",
              f"<li>Directory: <code>{e(str(result.cwd))}</code></li>",
              f"<li>Runs: {n} of {result.runs_requested}</li>"]
     if result.stop_reason:
