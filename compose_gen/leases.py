@@ -90,13 +90,14 @@ class LeaseRegistry:
 
     def _read(self) -> dict[str, Lease]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
         try:
-            data = json.loads(text)
+            # Bytes, so that undecodable garbage is a ValueError here and not a crash above.
+            data = json.loads(raw)
             return {name: Lease.from_json(item) for name, item in data["leases"].items()}
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             os.replace(self.path, aside)
             log.warning("the lease registry %s was unreadable (%s); moved it to %s and started "
