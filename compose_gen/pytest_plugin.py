@@ -1,0 +1,1 @@
+"""pytest plugin (entry point `pytest11`): inert until a compose-gen task is found."""
