@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -116,38 +115,18 @@ def render(state: _State, task_id: str | None, workers: int | None) -> None:
 def env(state: _State, task_id: str | None, worker: int | None, fmt: str) -> None:
     """Print the task's settings (what `render` or `up` wrote), for a shell or a test runner.
 
+    It runs in hooks and test start-up, so it starts without the Docker and PostgreSQL
+    libraries (and, given only the options below, without click: see __main__.py).
+
     \b
     Examples:
       eval "$(compose-gen env --task-id my-task --worker 0)"
       compose-gen env --format json | jq .POSTGRES_PORT
     """
-    from compose_gen import paths
-    from compose_gen.lifecycle import read_env_file
+    from compose_gen.envfile import format_env, task_env
 
     config = state.config()
-    task = state.task(config, task_id)
-    env_path = task.dir / paths.ENV_FILE
-    if not env_path.is_file():
-        raise UsageError(f"task '{task.id}' has no {paths.ENV_FILE} in {task.dir}",
-                         hint=f"run `compose-gen render --task-id {task.id}` or `up` first")
-    values = read_env_file(env_path)
-    if worker is not None:
-        count = int(values.get("E2E_WORKERS", "0"))
-        if not 0 <= worker < count:
-            raise UsageError(f"task '{task.id}' has {count} workers (0..{count - 1}), "
-                             f"not worker {worker}")
-        values["E2E_WORKER_INDEX"] = str(worker)
-        for key in ("E2E_BASE_URL", "MEDIA_VOLUME"):
-            if f"{key}_W{worker}" in values:
-                values[key] = values[f"{key}_W{worker}"]
-        values[config.database.url_env] = values[f"DATABASE_URL_W{worker}"]
-    if fmt == "json":
-        click.echo(json.dumps(values, indent=2))
-    elif fmt == "dotenv":
-        click.echo("".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items()), nl=False)
-    else:
-        click.echo("".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items()),
-                   nl=False)
+    click.echo(format_env(task_env(config, state.task(config, task_id), worker), fmt), nl=False)
 
 
 def _progress(message: str) -> None:

@@ -10,7 +10,6 @@ top-level keys (`COMPOSE_GEN_PROJECT_PREFIX=ci`). Unknown keys are errors that n
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import sys
@@ -397,6 +396,8 @@ def _expect_str_list(value: Any, name: str, where: str, *, allow_empty: bool = T
 
 
 def _did_you_mean(key: str, choices: Any) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, list(choices), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from compose_gen import paths, render, stack
 from compose_gen.config import Config
+from compose_gen.envfile import read_env_file
 from compose_gen.errors import (
     ComposeGenError,
     ConfigError,
@@ -106,20 +107,6 @@ def _base_uses(config: Config, env: object) -> bool:
         if names & set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text)):
             return True
     return False
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a .env.task written by compose-gen (KEY='value' lines, # comments)."""
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
 
 
 # --- up ------------------------------------------------------------------------------------
