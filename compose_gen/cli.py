@@ -299,6 +299,84 @@ def doctor(state: _State) -> None:
         raise click.exceptions.Exit(ExitCode.FAILURE)
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--runs", "-n", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Consecutive runs of the command.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where proof_run<i>.txt and report.{md,json,html} go. Default: the task's "
+                   "dir when a task is known, else ./proof.")
+@task_option
+@click.option("--junit", "junit_glob", metavar="GLOB",
+              help="JUnit XML files the command writes (for runners other than pytest and "
+                   "Playwright, whose JUnit output is switched on automatically).")
+@click.option("--keep-going", is_flag=True,
+              help="Run all N runs even after one failed, to measure how flaky a suite is.")
+@click.option("--history", "show_history", is_flag=True,
+              help="List the tests with the highest flake rate across past proofs, and exit.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def prove(state: _State, runs: int, out_dir: Path | None, task_id: str | None,
+          junit_glob: str | None, keep_going: bool, show_history: bool,
+          command: tuple[str, ...]) -> int:
+    """Run CMD N times and prove it has no flaky test (0 flaky over N consecutive runs).
+
+    Per-test results come from JUnit XML, never from grepping output. Each run writes
+    proof_run<i>.txt (full output, timings, and a closing line `<P> passed, <F> failed,
+    <K> flaky`); report.md/json/html list each test's outcome per run, flaky and failing
+    tests first, and each suite's duration per run. Exits 0 only when every run passed
+    with no flaky test. By default it stops at the first failed run (--keep-going runs all).
+
+    \b
+    Examples:
+      compose-gen prove --runs 5 -- pytest -n 4 -m api
+      compose-gen prove --runs 5 --task-id T -- npx playwright test --workers=4
+      compose-gen prove --history
+    """
+    from compose_gen import paths
+    from compose_gen.proof import flake_history
+    from compose_gen.proof import prove as run_proof
+
+    history_dir = paths.state_dir() / "history"
+    if show_history:
+        records = flake_history(history_dir)
+        for record in records:
+            click.echo(f"{record.rate:6.1%}  {record.flaky_invocations}/{record.invocations} "
+                       f"proofs flaky  {record.test_id}")
+        if not records:
+            click.echo("no flaky test recorded")
+        return 0
+    if not command:
+        raise UsageError("no command to prove", hint="e.g. compose-gen prove -- pytest -q")
+    env: dict[str, str] = {}
+    if out_dir is None or task_id is not None:
+        task = _optional_task(state, task_id)
+        if task is not None:
+            env["ZENFLOW_TASK_ID"] = task.id
+            out_dir = out_dir or task.dir
+    result = run_proof(list(command), runs=runs, out_dir=out_dir or Path("proof"),
+                       junit_glob=junit_glob, keep_going=keep_going, env=env,
+                       echo=click.echo, history_dir=history_dir)
+    click.echo(result.summary(), err=not result.ok)
+    click.echo(f"proof files and report in {result.out_dir}")
+    return int(result.exit_code)
+
+
+def _optional_task(state: _State, task_id: str | None):  # noqa: ANN202
+    """The task when one is given or detected, else None (prove works without a task)."""
+    from compose_gen.errors import ConfigError
+    from compose_gen.task import TASK_ID_ENV, task_id_from_path
+
+    if task_id is None and not os.environ.get(TASK_ID_ENV) and not task_id_from_path(Path.cwd()):
+        return None
+    try:
+        config = state.config()
+    except ConfigError:
+        if task_id is not None:
+            raise
+        return None
+    return state.task(config, task_id)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one error handler for every command."""
     args = sys.argv[1:] if argv is None else argv
