@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -383,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get(DEBUG_ENV) == "1"
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="compose-gen: %(levelname)s: %(message)s")
+    # A CI cancel or `timeout` sends SIGTERM: treat it like Ctrl-C so `up` tears down.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         result = cli.main(args=args, prog_name="compose-gen", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -398,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
+        output = getattr(exc, "output", "")
+        if output:  # e.g. the seed's own output: what the user needs to fix it
+            click.echo(output.rstrip(), err=True)
         click.echo(f"compose-gen: error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -409,7 +417,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"compose-gen: internal error: {exc.__class__.__name__}: {exc} "
                    "(rerun with --debug for the traceback and report it)", err=True)
         return ExitCode.FAILURE
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return int(result or 0)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover
