@@ -328,15 +328,18 @@ def _escape_deep(value: Any) -> Any:
     return _escape(value)
 
 
-_DOTENV_SAFE = re.compile(r"^[^'\n\r\0]*$")
+# No quote, NUL or line break of any kind (`str.splitlines` also splits on \v, \f, \x1c-\x1e,
+# \x85, \u2028, \u2029, and it is what reads .env.task back), and no trailing backslash:
+# Compose's dotenv reader takes `\'` as an escaped quote ("unterminated quoted value").
+_DOTENV_SAFE = re.compile(r"^[^'\0\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?<!\\)\Z")
 
 
 def _dotenv(value: Any) -> str:
     """A single-quoted dotenv value: literal for Compose's parser and for `sh`'s `.`."""
     text = str(value)
     if not _DOTENV_SAFE.match(text):
-        raise UsageError(f"cannot write {text!r} to .env.task: quotes and newlines are not "
-                         "allowed in values")
+        raise UsageError(f"cannot write {text!r} to .env.task: quotes, line breaks and a "
+                         "trailing backslash are not allowed in values")
     return f"'{text}'"
 
 
