@@ -184,6 +184,17 @@ def drop(url: str, names: list[str]) -> None:
                 sql.Identifier(name)))
 
 
+def drop_template(url: str, name: str) -> None:
+    """Drop a template database: PostgreSQL refuses while it is still marked IS_TEMPLATE."""
+    from psycopg import sql
+
+    with _connect(url) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _terminate(conn: Any, database: str) -> None:
     """End sessions on `database` (left by a crashed seed or test), instead of failing 55006."""
     conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

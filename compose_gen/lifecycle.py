@@ -239,6 +239,10 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
             progress(f"seeding the template {template}")
             _build_template(config, rendered, digest, template)
             seeded = True
+            previous = rendered.lease.template
+            if previous and previous != template:
+                # Superseded by a changed seed: kept, every edit would add a copy to the tmpfs.
+                database.drop_template(url, previous)
         registry.update(task.project_name, template=template)
 
     progress(f"creating {workers} worker database(s)")
