@@ -259,6 +259,18 @@ class Resource:
 
 def labelled_resources(label: str, value: str | None = None) -> list[Resource]:
     """Every container, volume and network carrying our label (optionally with a value)."""
+    for attempt in range(5):
+        try:
+            return _list_labelled(label, value)
+        except ComposeCommandError as err:
+            # python-on-whales lists, then inspects: a resource that another task's `down`
+            # removed in between fails the inspect with "no such ...". List again.
+            if "no such" not in err.stderr.lower() or attempt == 4:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _list_labelled(label: str, value: str | None) -> list[Resource]:
     docker = _docker()
     selector = f"{label}={value}" if value is not None else label
     found: list[Resource] = []
