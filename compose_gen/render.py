@@ -317,7 +317,23 @@ def _escape(value: Any) -> Any:
 
 def _yaml(value: Any) -> str:
     """A YAML flow value (JSON is YAML): quoting and escaping are JSON's, `$` is escaped."""
-    return json.dumps(_escape_deep(value), ensure_ascii=True)
+    return _json(_escape_deep(value))
+
+
+# An escaped backslash (kept) or the \uD8xx\uDCxx pair JSON writes for a character past U+FFFF.
+_SURROGATE_PAIR = re.compile(r"\\(?:(\\)|u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2}))")
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON that is also YAML: ASCII escapes, except characters past U+FFFF, written as they
+    are, since YAML (Compose's go-yaml) refuses JSON's surrogate-pair escapes for them."""
+    def unpair(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(0)
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+
+    return _SURROGATE_PAIR.sub(unpair, json.dumps(value, ensure_ascii=True, indent=indent))
 
 
 def _escape_deep(value: Any) -> Any:
@@ -344,7 +360,7 @@ def _dotenv(value: Any) -> str:
 
 
 def _raw_json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, ensure_ascii=True, indent=indent)
+    return _json(value, indent)
 
 
 def template_dirs(config: Config | None = None) -> list[Path]:
