@@ -284,6 +284,27 @@ def gc(dry_run: bool) -> None:
         click.echo("nothing to collect")
 
 
+@cli.group()
+def zenflow() -> None:
+    """Wire compose-gen into Zenflow: every new task worktree gets its own stack."""
+
+
+@zenflow.command(name="init")
+@click.option("--repo", "repo", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=None, help="The repository. Default: the git work tree around the "
+                                 "current directory.")
+def zenflow_init(repo: Path | None) -> None:
+    """Install the hooks into .zenflow/hooks/ and point setup_script at the bootstrap hook.
+
+    Writes or merges .zenflow/settings.json: its other keys are kept, and an existing
+    setup_script still runs, after the hook. Running it again changes nothing.
+    """
+    from compose_gen.zenflow import describe, init
+
+    for line in describe(init(repo)):
+        click.echo(line)
+
+
 @cli.command()
 @click.pass_obj
 def doctor(state: _State) -> None:
