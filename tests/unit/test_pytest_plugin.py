@@ -1,0 +1,375 @@
+"""The pytest plugin without Docker: finding the task, loading its env, names, claims, fixtures.
+
+Runs of pytest with the plugin go through `pytester.runpytest_subprocess`: the plugin changes
+os.environ of the run it is in, which must not leak into this test process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from compose_gen import pytest_plugin as plugin
+from compose_gen.task import slugify
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Media dirs and claims of the runs below go to this test's own temp dir."""
+    import tempfile
+
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+TOML = 'compose_files = ["docker-compose.yml"]\n[database]\nuser = "demo"\nname = "demo"\n'
+
+
+def make_project(root: Path, task_id: str | None = "task-a", port: int = 25999) -> Path:
+    """A compose-gen project with a rendered-looking .env.task (no Compose needed)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "compose-gen.toml").write_text(TOML, encoding="utf-8")
+    (root / "docker-compose.yml").write_text("services: {db: {image: postgres}}\n",
+                                             encoding="utf-8")
+    if task_id is not None:
+        task_dir = root / ".zenflow" / "tasks" / task_id
+        task_dir.mkdir(parents=True)
+        (task_dir / ".env.task").write_text(
+            f"# test\nZENFLOW_TASK_ID='{task_id}'\nCOMPOSE_PROJECT_NAME='zf-{slugify(task_id)}'\n"
+            f"POSTGRES_PORT='{port}'\n"
+            f"DATABASE_URL='postgresql://demo:secret@127.0.0.1:{port}/demo'\n"
+            "E2E_WORKERS='1'\n", encoding="utf-8")
+    return root
+
+
+# --- finding the task ----------------------------------------------------------------------
+
+def test_the_option_wins_over_the_environment_and_the_path(tmp_path: Path) -> None:
+    cwd = tmp_path / ".zenflow" / "worktrees" / "from-path" / "src"
+    cwd.mkdir(parents=True)
+    env = {"ZENFLOW_TASK_ID": "from-env"}
+    assert plugin.find_task_id("opt", env, cwd) == ("opt", "--compose-gen-task")
+    assert plugin.find_task_id(None, env, cwd) == ("from-env", "$ZENFLOW_TASK_ID")
+    assert plugin.find_task_id(None, {}, cwd) == ("from-path", ".zenflow/worktrees/<id>/")
+    assert plugin.find_task_id(None, {"ZENFLOW_TASK_ID": ""}, tmp_path) is None
+
+
+def test_no_task_means_no_activation(tmp_path: Path) -> None:
+    assert plugin.load_task(None, {}, make_project(tmp_path / "p")) is None
+
+
+def test_a_task_from_the_environment_counts_only_in_a_compose_gen_project(tmp_path: Path) -> None:
+    # e.g. compose-gen's own test suite run inside some Zenflow task: the plugin stays inert
+    assert plugin.load_task(None, {"ZENFLOW_TASK_ID": "task-a"}, tmp_path) is None
+
+
+def test_an_explicit_task_without_a_config_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(pytest.UsageError, match="no compose-gen configuration"):
+        plugin.load_task("task-a", {}, tmp_path)
+
+
+def test_a_task_without_env_file_is_a_usage_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", task_id=None)
+    with pytest.raises(pytest.UsageError, match=r"has no \.env\.task .*compose-gen up"):
+        plugin.load_task(None, {"ZENFLOW_TASK_ID": "task-b"}, project)
+
+
+def test_an_invalid_task_id_is_a_usage_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p")
+    with pytest.raises(pytest.UsageError, match="not allowed"):
+        plugin.load_task("bad/id", {}, project)
+
+
+def test_the_task_env_replaces_inherited_values_and_says_which(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p")
+    task = plugin.load_task(None, {"ZENFLOW_TASK_ID": "task-a"}, project)
+    assert task is not None
+    environ = {"POSTGRES_PORT": "5435", "DATABASE_URL": "postgresql://old", "HOME": "/h",
+               "ZENFLOW_TASK_ID": "task-a"}
+    task = plugin.apply_env(task, environ)
+    assert environ["POSTGRES_PORT"] == "25999"
+    assert environ["HOME"] == "/h"
+    assert task.replaced == ("DATABASE_URL", "POSTGRES_PORT")
+    assert task.server == ("127.0.0.1", 25999)
+    assert task.project_name == f"zf-{slugify('task-a')}"
+
+
+# --- names ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("worker", "index"), [("gw0", 0), ("gw7", 7), ("gw12", 12),
+                                               ("master", 0)])
+def test_the_worker_index_comes_from_the_xdist_id(worker: str, index: int) -> None:
+    assert plugin.worker_index(worker) == index
+
+
+def test_a_real_worker_is_told_apart_from_an_inherited_worker_variable() -> None:
+    run = plugin.run_token(os.getppid())
+    real = plugin.early_identity({"PYTEST_XDIST_WORKER": "gw3", plugin.RUN_ENV: run})
+    assert (real.worker_id, real.index, real.run) == ("gw3", 3, run)
+    # A pytest started from inside another run's worker inherits both variables, but its
+    # parent is not the controller that set the run: it is a run of its own.
+    nested = plugin.early_identity({"PYTEST_XDIST_WORKER": "gw3",
+                                    plugin.RUN_ENV: plugin.run_token(1)})
+    assert (nested.worker_id, nested.run) == ("master", plugin.run_token(os.getpid()))
+
+
+def test_worker_database_names_are_unique_per_run_and_worker() -> None:
+    a = plugin.worker_database_name("test_e2e", plugin.WorkerIdentity("gw0", 0, "ab12_100"))
+    b = plugin.worker_database_name("test_e2e", plugin.WorkerIdentity("gw1", 1, "ab12_100"))
+    c = plugin.worker_database_name("test_e2e", plugin.WorkerIdentity("gw0", 0, "ab12_101"))
+    assert a == "test_e2e_pt_ab12_100_gw0"
+    assert len({a, b, c}) == 3
+
+
+def test_a_worker_database_name_over_63_bytes_is_refused() -> None:
+    from compose_gen.errors import UsageError
+
+    identity = plugin.WorkerIdentity("gw100", 100, "ab12_4194304")
+    with pytest.raises(UsageError, match="shorten database.name_prefix"):
+        plugin.worker_database_name("p" * 45, identity)
+    assert len(plugin.worker_database_name("p" * 40, plugin.WorkerIdentity(
+        "master", 0, "ab12_4194304"))) <= 63
+
+
+def test_media_dirs_hold_the_task_slug_and_the_worker(tmp_path: Path) -> None:
+    from compose_gen import media
+
+    a0 = media.worker_media_dir("zf-a-1234", "gw0", "ab12_1")
+    b0 = media.worker_media_dir("zf-b-5678", "gw0", "ab12_1")
+    assert a0 != b0
+    assert "zf-a-1234" in str(a0) and a0.name.startswith("media-gw0-")
+    assert tmp_path in a0.parents
+    media.fresh_dir(a0)
+    (a0 / "old").write_text("x")
+    assert list(media.fresh_dir(a0).iterdir()) == []
+    media.remove_dir(a0)
+    assert not a0.exists()
+
+
+# --- claims --------------------------------------------------------------------------------
+
+def _claims(tmp_path: Path, worker: str = "gw0", run: str = "ab12_1") -> plugin.Claims:
+    return plugin.Claims(tmp_path / "claims", plugin.WorkerIdentity(worker, 0, run))
+
+
+def _write_claim(claims: plugin.Claims, kind: str, name: str, pid: int, worker: str) -> None:
+    claims.dir.mkdir(parents=True, exist_ok=True)
+    claims._path(kind, name).write_text(json.dumps(
+        {"kind": kind, "name": name, "pid": pid, "run": claims.identity.run, "worker": worker,
+         "owned": True}))
+
+
+def test_a_resource_held_by_a_live_worker_cannot_be_claimed(tmp_path: Path) -> None:
+    claims = _claims(tmp_path)
+    _write_claim(claims, "database", "test_demo_gw0", os.getppid(), "gw1")
+    with pytest.raises(plugin.SharedResourceError,
+                       match="test_demo_gw0 is already used by worker gw1 of this run"):
+        claims.take("database", "test_demo_gw0")
+
+
+def test_another_runs_live_claim_is_named_as_such(tmp_path: Path) -> None:
+    mine = _claims(tmp_path, run="ab12_2")
+    other = _claims(tmp_path, run="ab12_1")
+    _write_claim(other, "media dir", "/tmp/x", os.getppid(), "gw0")
+    with pytest.raises(plugin.SharedResourceError, match="another pytest run of this task"):
+        mine.take("media dir", "/tmp/x")
+
+
+def test_a_dead_workers_claim_is_taken_over_and_swept(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    claims = _claims(tmp_path)
+    _write_claim(claims, "database", "gone_db", int(dead.stdout), "gw2")
+    assert [c["name"] for c in claims.dead()] == ["gone_db"]
+    claims.take("database", "gone_db", owned=True)
+    assert claims.dead() == []
+    claims.release("database", "gone_db")
+    assert list(claims.dir.glob("*.json")) == []
+
+
+def test_claiming_twice_in_one_process_is_fine(tmp_path: Path) -> None:
+    claims = _claims(tmp_path)
+    claims.take("database", "x")
+    claims.take("database", "x")
+    claims.release("database", "x")
+    assert list(claims.dir.glob("*.json")) == []
+
+
+# --- pytest-django settings check ----------------------------------------------------------
+
+def _task(tmp_path: Path, monkeypatch) -> plugin.ActiveTask:
+    monkeypatch.setattr(plugin, "claims_for",
+                        lambda task, identity: plugin.Claims(tmp_path / "claims", identity))
+    task = plugin.load_task("task-a", {}, make_project(tmp_path / "p"))
+    assert task is not None
+    return task
+
+
+def _pg(name: str, port: object = 25999, test_name: str | None = None) -> dict:
+    settings = {"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": "127.0.0.1",
+                "PORT": port}
+    if test_name:
+        settings["TEST"] = {"NAME": test_name}
+    return settings
+
+
+def test_django_databases_must_be_on_the_tasks_server(tmp_path: Path, monkeypatch) -> None:
+    task = _task(tmp_path, monkeypatch)
+    identity = plugin.WorkerIdentity("gw0", 0, "ab12_1")
+    with pytest.raises(plugin.SharedResourceError,
+                       match=r"DATABASES\['default'\] points at 127.0.0.1:5435, not at task"):
+        plugin.check_django_settings(task, identity, {"default": _pg("demo", 5435)}, "")
+    taken = plugin.check_django_settings(
+        task, identity, {"default": _pg("demo", "25999", "test_demo_gw0"),
+                         "cache": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        str(tmp_path / "media"))
+    assert taken == [("database", "test_demo_gw0"),
+                     ("media dir", str((tmp_path / "media").resolve()))]
+
+
+def test_two_workers_with_one_django_test_database_fail_loudly(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    task = _task(tmp_path, monkeypatch)
+    other = plugin.Claims(tmp_path / "claims", plugin.WorkerIdentity("gw1", 1, "ab12_1"))
+    _write_claim(other, "database", "test_demo", os.getppid(), "gw1")
+    with pytest.raises(plugin.SharedResourceError, match="test database test_demo is already"):
+        plugin.check_django_settings(task, plugin.WorkerIdentity("gw0", 0, "ab12_1"),
+                                     {"default": _pg("demo")}, "")
+
+
+def test_two_workers_with_one_media_root_fail_loudly(tmp_path: Path, monkeypatch) -> None:
+    task = _task(tmp_path, monkeypatch)
+    media = str((tmp_path / "korrigo_test").resolve())
+    plugin.check_django_settings(task, plugin.WorkerIdentity("gw0", 0, "ab12_1"), {}, media)
+    # the claim holder is this very process; pretend it is another live worker
+    path = plugin.Claims(tmp_path / "claims", plugin.WorkerIdentity("gw0", 0, "ab12_1")) \
+        ._path("media dir", media)
+    path.write_text(json.dumps({"pid": os.getppid(), "run": "ab12_1", "worker": "gw0"}))
+    with pytest.raises(plugin.SharedResourceError, match="MEDIA_ROOT .* worker gw0"):
+        plugin.check_django_settings(task, plugin.WorkerIdentity("gw1", 1, "ab12_1"), {}, media)
+
+
+# --- whole pytest runs ---------------------------------------------------------------------
+
+def test_importing_the_plugin_stays_light() -> None:
+    code = ("import sys, compose_gen.pytest_plugin; "
+            "print(sorted(m for m in ('psycopg', 'python_on_whales', 'jinja2', 'click') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_without_a_task_the_plugin_is_inert_but_registers_the_markers(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
+    pytester.makepyfile(textwrap.dedent("""
+        import os
+        import pytest
+
+        @pytest.mark.unit
+        @pytest.mark.api
+        @pytest.mark.processing
+        @pytest.mark.e2e
+        @pytest.mark.postgres
+        def test_markers_are_known():
+            assert "COMPOSE_GEN_MEDIA_ROOT" not in os.environ
+
+        def test_the_worker_fixture_says_what_is_missing(compose_gen_worker):
+            pass
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*no task for this run*--compose-gen-task*"])
+    assert "compose-gen: task" not in result.stdout.str()
+
+
+def test_a_task_env_is_loaded_before_conftest_import(pytester: pytest.Pytester,
+                                                     monkeypatch) -> None:
+    project = make_project(pytester.path)
+    monkeypatch.setenv("ZENFLOW_TASK_ID", "task-a")
+    monkeypatch.setenv("POSTGRES_PORT", "5435")  # a stale export of another task
+    (project / "conftest.py").write_text(textwrap.dedent("""
+        import os
+        # What a Django settings module would read at import time.
+        PORT_AT_IMPORT = os.environ["POSTGRES_PORT"]
+        MEDIA_AT_IMPORT = os.environ["COMPOSE_GEN_MEDIA_ROOT"]
+    """))
+    pytester.makepyfile(textwrap.dedent("""
+        import os
+        import conftest
+
+        def test_settings_saw_the_task(compose_gen_media_root):
+            assert conftest.PORT_AT_IMPORT == "25999"
+            assert os.environ["DATABASE_URL"].endswith(":25999/demo")
+            assert str(compose_gen_media_root) == os.environ["COMPOSE_GEN_MEDIA_ROOT"]
+            assert compose_gen_media_root.is_dir()
+            assert os.environ["COMPOSE_GEN_WORKER_ID"] == "master"
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "compose-gen: task 'task-a' (from $ZENFLOW_TASK_ID), project zf-task-a-*, "
+        "database server 127.0.0.1:25999*",
+        "compose-gen: the task's values replaced inherited *POSTGRES_PORT*"])
+
+
+def test_each_xdist_worker_gets_its_own_fresh_media_dir(pytester: pytest.Pytester,
+                                                        tmp_path: Path) -> None:
+    make_project(pytester.path)
+    out = tmp_path / "seen"
+    out.mkdir()
+    pytester.makepyfile(textwrap.dedent(f"""
+        import os, pathlib, time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_media(compose_gen_media_root, worker_id, n):
+            assert list(compose_gen_media_root.iterdir()) in ([], [compose_gen_media_root / "f"])
+            (compose_gen_media_root / "f").write_text(worker_id)
+            time.sleep(0.05)
+            assert (compose_gen_media_root / "f").read_text() == worker_id
+            pathlib.Path({str(out)!r}, worker_id).write_text(str(compose_gen_media_root))
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                           "--compose-gen-task", "task-a")
+    result.assert_outcomes(passed=8)
+    seen = {path.name: Path(path.read_text()) for path in out.iterdir()}
+    assert sorted(seen) == ["gw0", "gw1"]
+    slug = slugify("task-a")
+    for worker, path in seen.items():
+        assert slug in str(path) and worker in path.name
+        assert not path.exists()  # removed at the end of the session
+    assert seen["gw0"] != seen["gw1"]
+
+
+def test_an_explicit_task_that_is_not_rendered_stops_the_run(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, task_id=None)
+    pytester.makepyfile("def test_never(): pass\n")
+    result = pytester.runpytest_subprocess("--compose-gen-task", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*compose-gen: task 'nope' (from --compose-gen-task) has no "
+                                 ".env.task*compose-gen up --task-id nope*"])
+
+
+def test_the_worktree_path_finds_the_task(pytester: pytest.Pytester, monkeypatch) -> None:
+    worktree = pytester.path / ".zenflow" / "worktrees" / "wt-1"
+    make_project(worktree, task_id="wt-1")
+    (worktree / "test_it.py").write_text(textwrap.dedent("""
+        import os
+        def test_env():
+            assert os.environ["ZENFLOW_TASK_ID"] == "wt-1"
+    """))
+    monkeypatch.chdir(worktree)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["compose-gen: task 'wt-1' (from .zenflow/worktrees/<id>/)*"])
