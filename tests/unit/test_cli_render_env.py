@@ -74,25 +74,37 @@ def test_version(capsys: pytest.CaptureFixture) -> None:
     assert out.strip() == f"compose-gen, version {__version__}"
 
 
-def _commands() -> list[str]:
-    return sorted(cli.commands)
+def _command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple]:
+    """Every command and subcommand, as the words that name it (`()` is compose-gen itself)."""
+    paths = [prefix]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
 
 
-@pytest.mark.parametrize("command", [None, *_commands()])
+def _resolve(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return command
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda path: " ".join(path) or "main")
 def test_help_exits_0_and_names_every_option(capsys: pytest.CaptureFixture,
-                                             command: str | None) -> None:
-    args = [command, "--help"] if command else ["--help"]
-    code, out, _ = run(capsys, *args)
+                                             path: tuple[str, ...]) -> None:
+    code, out, _ = run(capsys, *path, "--help")
 
     assert code == 0
-    target = cli.commands[command] if command else cli
-    assert out.startswith(f"Usage: compose-gen {command or ''}".rstrip())
+    target = _resolve(path)
+    assert out.startswith(" ".join(("Usage: compose-gen", *path)))
     for param in target.params:
         if isinstance(param, click.Option) and not param.hidden:
-            assert any(opt in out for opt in param.opts), (command, param.opts)
-    if command is None:
-        for name in _commands():
-            assert name in out
+            assert any(opt in out for opt in param.opts), (path, param.opts)
+    for name in getattr(target, "commands", {}):
+        assert name in out
 
 
 def test_render_and_env_are_commands() -> None:
