@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
@@ -130,6 +131,7 @@ def api(served_app: Client, compose_gen_worker):
     report_dir = os.environ.get("DEMO_API_REPORT_DIR")
     if report_dir:
         report = {"worker_id": compose_gen_worker.worker_id, "task_id": compose_gen_worker.task_id,
+                  "server_port": urllib.parse.urlsplit(compose_gen_worker.database_url).port,
                   "database": final["database"], "exams": final["exams"],
                   "expected_exams": ledger.exams, "inserted": ledger.inserted,
                   "deleted": ledger.deleted, "media_root": str(compose_gen_worker.media_root)}

@@ -1,0 +1,204 @@
+"""The demo backend's own suites on real stacks, through compose-gen's pytest plugin.
+
+Two tasks are up at once; each runs the same `pytest -n 4 -m api` suite at the same time as
+the other, and both must pass with exact per-worker counts: every worker on its own database
+of its own task's server. Then a worker is made to crash: its replacement gets a database of
+its own on demand and the run leaves no database, media dir or claim behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from compose_gen.database import MAINTENANCE_DB, with_database
+from compose_gen.envfile import read_env_file
+from compose_gen.media import task_scratch_dir
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# What the api suite does, summed over its workers: 1+2+3+5+8 bulk inserts, a duplicate's
+# first insert, a form post and two exams created to be deleted.
+API_INSERTS = 23
+API_DELETES = 2
+API_TESTS = 20
+
+
+def demo_env(state_dir: Path) -> dict[str, str]:
+    """This process's environment, the locally built images, a private lease registry."""
+    env = {k: v for k, v in os.environ.items() if k != "ZENFLOW_TASK_ID"}
+    for line in (REPO / "scripts" / "ci" / "local-images.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    env["COMPOSE_GEN_STATE_DIR"] = str(state_dir)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def copy_demo(target: Path) -> Path:
+    shutil.copytree(REPO / "examples" / "demo", target, ignore=shutil.ignore_patterns(
+        ".zenflow", "node_modules", "test-results", "playwright-report", "__pycache__",
+        ".pytest_cache"))
+    return target
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    project: Path
+    env: dict[str, str]
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return read_env_file(self.project / ".zenflow" / "tasks" / self.id / ".env.task")
+
+    @property
+    def admin_url(self) -> str:
+        return with_database(self.settings["DATABASE_URL"], MAINTENANCE_DB)
+
+    def databases(self) -> list[str]:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            return [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
+
+    def pytest(self, *args: str, extra_env: dict[str, str] | None = None
+               ) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(BIN / "pytest"), "-p", "no:cacheprovider", *args],
+            cwd=self.project / "backend", env={**self.env, "ZENFLOW_TASK_ID": self.id,
+                                               **(extra_env or {})},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 900) -> tuple[int, str]:
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        pytest.fail(f"timed out after {timeout:.0f} s:\n{output[-4000:]}")
+    return proc.returncode, output
+
+
+@pytest.fixture(scope="module")
+def two_tasks(tmp_path_factory: pytest.TempPathFactory, docker_engine: None
+              ) -> Iterator[tuple[Task, Task]]:
+    state = tmp_path_factory.mktemp("state")
+    project = copy_demo(tmp_path_factory.mktemp("demo") / "demo")
+    env = demo_env(state)
+    suffix = uuid.uuid4().hex[:6]
+    tasks = (Task(f"suites-a-{suffix}", project, env), Task(f"suites-b-{suffix}", project, env))
+    try:
+        ups = [subprocess.Popen([str(BIN / "compose-gen"), "up", "--task-id", task.id,
+                                 "--workers", "1"], cwd=project, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for task in tasks]
+        for task, proc in zip(tasks, ups, strict=True):
+            code, output = _finish(proc, timeout=600)
+            assert code == 0, f"up of {task.id} failed:\n{output}"
+        yield tasks
+    finally:
+        for task in tasks:
+            subprocess.run([str(BIN / "compose-gen"), "down", "--task-id", task.id],
+                           cwd=project, env=env, capture_output=True, timeout=300)
+
+
+def _worker_databases(task: Task) -> list[str]:
+    return [name for name in task.databases() if "_pt_" in name]
+
+
+def test_two_tasks_run_the_same_api_suite_at_once(two_tasks: tuple[Task, Task],
+                                                  tmp_path: Path) -> None:
+    runs = []
+    for task in two_tasks:
+        reports = tmp_path / task.id
+        reports.mkdir()
+        runs.append((task, reports, task.pytest(
+            "-n", "4", "-m", "api", "--dist", "loadscope",
+            extra_env={"DEMO_API_REPORT_DIR": str(reports)})))
+    results = [(task, reports, *_finish(proc)) for task, reports, proc in runs]
+
+    ports = {task.id: int(task.settings["POSTGRES_PORT"]) for task in two_tasks}
+    assert len(set(ports.values())) == 2
+    databases: set[tuple[int, str]] = set()
+    for task, reports, code, output in results:
+        assert code == 0, f"the api suite of {task.id} failed:\n{output[-6000:]}"
+        assert f"{API_TESTS} passed" in output
+        workers = [json.loads(path.read_text()) for path in sorted(reports.glob("*.json"))]
+        assert len(workers) >= 2, output  # loadscope spreads the 4 classes over the workers
+        for worker in workers:
+            assert worker["task_id"] == task.id
+            assert worker["server_port"] == ports[task.id]
+            assert worker["worker_id"] in worker["database"]
+            # exact: the seed's 3 exams plus what this worker did, nothing from anyone else
+            assert worker["exams"] == worker["expected_exams"] \
+                == 3 + worker["inserted"] - worker["deleted"]
+            databases.add((worker["server_port"], worker["database"]))
+        assert sum(w["inserted"] for w in workers) == API_INSERTS
+        assert sum(w["deleted"] for w in workers) == API_DELETES
+        media_roots = {w["media_root"] for w in workers}
+        assert len(media_roots) == len(workers)
+        project_name = task.settings["COMPOSE_PROJECT_NAME"]
+        assert all(f"/{project_name}/" in root for root in media_roots)
+        assert not any(Path(root).exists() for root in media_roots)
+    assert len(databases) == sum(len(list(r.glob("*.json"))) for _, r, _, _ in results)
+
+    for task in two_tasks:  # every worker database was dropped at the end of its session
+        assert _worker_databases(task) == []
+        claims = task_scratch_dir(task.settings["COMPOSE_PROJECT_NAME"]) / "claims"
+        assert list(claims.glob("*.json")) == []
+
+
+CRASHING_SUITE = """
+    import os
+    from pathlib import Path
+
+    import pytest
+
+    pytestmark = pytest.mark.api
+    SEEN = Path(os.environ["CRASH_SEEN"])
+
+
+    @pytest.mark.parametrize("n", range(6))
+    def test_a_worker_database_of_its_own(compose_gen_worker, n):
+        with SEEN.open("a") as fh:
+            fh.write(f"{compose_gen_worker.worker_id} {compose_gen_worker.database}\\n")
+        if n == 2 and not SEEN.with_suffix(".crashed").exists():
+            SEEN.with_suffix(".crashed").write_text("once")
+            os._exit(3)  # the worker process dies mid-session, its database still there
+        assert compose_gen_worker.database.endswith("_" + compose_gen_worker.worker_id)
+"""
+
+
+def test_a_crashed_worker_is_replaced_and_its_database_dropped(two_tasks: tuple[Task, Task],
+                                                               tmp_path: Path) -> None:
+    task = two_tasks[0]
+    suite = task.project / "backend" / f"crash_{uuid.uuid4().hex[:6]}"
+    suite.mkdir()
+    (suite / "test_crash.py").write_text(textwrap.dedent(CRASHING_SUITE))
+    seen = tmp_path / "seen.txt"
+    try:
+        code, output = _finish(task.pytest("-n", "1", "-v", str(suite),
+                                           extra_env={"CRASH_SEEN": str(seen)}))
+    finally:
+        shutil.rmtree(suite)
+    assert code == 1, output
+    assert "worker 'gw0' crashed while running" in output
+    assert "1 failed, 5 passed" in output
+    lines = [line.split() for line in seen.read_text().splitlines()]
+    by_worker = {worker: database for worker, database in lines}
+    assert sorted(by_worker) == ["gw0", "gw1"]  # gw1: the replacement, created on demand
+    assert by_worker["gw0"] != by_worker["gw1"]
+    # The controller dropped the crashed worker's database; gw1 dropped its own.
+    assert _worker_databases(task) == []
