@@ -338,7 +338,10 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str],
         for fld in dataclasses.fields(cls):
             env = f"COMPOSE_GEN_{section}_{fld.name}".upper()
             if env in environ:
-                table = dict(data.get(section) or {})
+                current = data.get(section) or {}
+                if not isinstance(current, dict):
+                    continue  # parse_config reports the wrong type, naming the file
+                table = dict(current)
                 table[fld.name] = _parse_env_value(env, str(fld.type), environ[env])
                 data[section] = table
     for key in _TOP_LEVEL:
