@@ -305,6 +305,12 @@ def test_env_overrides_reach_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert load_config(tmp_path).ports.range_start == 23000
 
 
+def test_an_env_override_does_not_hide_a_section_that_is_not_a_table(tmp_path: Path) -> None:
+    write(tmp_path / CONFIG_FILE_NAME, "ports = 5\n")
+    with pytest.raises(ConfigError, match=r"compose-gen\.toml: 'ports' must be a table"):
+        load(tmp_path, COMPOSE_GEN_PORTS_SLOTS="3")
+
+
 @pytest.mark.parametrize(("env", "value", "pattern"), [
     ("COMPOSE_GEN_PORTS_RANGE_START", "lots", r"\$COMPOSE_GEN_PORTS_RANGE_START must be an int"),
     ("COMPOSE_GEN_DATABASE_FAST", "maybe", r"\$COMPOSE_GEN_DATABASE_FAST must be true or false"),
