@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compose_gen.config import PortsConfig
@@ -84,6 +84,7 @@ def test_an_index_outside_the_block_is_an_error(index: int) -> None:
         block_for_slot(0, PortsConfig()).port(index)
 
 
+@settings(deadline=None)
 @given(st.text(min_size=1, max_size=50), st.integers(min_value=1, max_value=3000))
 def test_the_preferred_slot_is_stable_and_inside_the_range(task_id: str, slots: int) -> None:
     slot = preferred_slot(task_id, slots)
@@ -121,6 +122,7 @@ def test_no_block_when_every_slot_is_taken_or_busy() -> None:
     assert find_free_block("t", ports, {0, 2}, lambda b: b.slot not in {1, 3}) is None
 
 
+@settings(deadline=None)
 @given(st.sets(st.text(min_size=1, max_size=20), min_size=1, max_size=60),
        st.sets(st.integers(min_value=0, max_value=59), max_size=20),
        st.integers(min_value=1, max_value=25))

@@ -396,7 +396,7 @@ def _benign_shape() -> list[tuple[int, str]]:
     return [(indent, key) for indent, key, _ in yaml_lines(text)]
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_text)
 @example("${HOME}\n  evil: true")
 def test_hostile_config_values_stay_inside_their_yaml_quotes(value: str) -> None:
@@ -419,7 +419,7 @@ def test_hostile_config_values_stay_inside_their_yaml_quotes(value: str) -> None
     assert labels["dev.compose-gen.project-dir"] == str(project_dir).replace("$", "$$")
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(hostile_text)
 @example("a\\")
 @example("abc\n")
@@ -436,7 +436,7 @@ def test_dotenv_values_are_literal_or_refused(value: str) -> None:
     assert line.splitlines() == [line] == [f"K='{value}'"]
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(hostile_text)
 @example("rocket \U0001f680 and \U00010000")
 def test_the_yaml_filter_is_one_json_line_with_dollars_escaped(value: str) -> None:
@@ -461,7 +461,7 @@ def test_rawjson_keeps_astral_characters_as_they_are_for_yaml_and_json() -> None
     assert json.loads(out) == value
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.text(st.characters(codec="utf-8"), min_size=1, max_size=30))
 def test_a_hostile_task_id_that_got_past_validation_is_still_contained(value: str) -> None:
     # Defence in depth: the ID is validated before rendering, but the filters must hold on

@@ -9,7 +9,7 @@ import string
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from compose_gen.cli import main
@@ -94,6 +94,7 @@ def test_a_bad_zenflow_task_id_from_the_environment_is_refused_too(
     assert "contains ';'" in capsys.readouterr().err
 
 
+@settings(deadline=None)
 @given(st.text(max_size=MAX_TASK_ID_LENGTH + 10))
 def test_any_text_is_either_accepted_or_refused_with_invalid_task_id(task_id: str) -> None:
     try:
@@ -127,6 +128,7 @@ def config_for(tmp: Path, prefix: str = "zf") -> Config:
     return Config(project_dir=tmp, source=None, project_prefix=prefix)
 
 
+@settings(deadline=None)
 @given(task_ids, st.sampled_from(["zf", "ci", "0", "a_b-c", "x" * 20]))
 def test_accepted_ids_give_a_valid_compose_project_name(task_id: str, prefix: str) -> None:
     task = make_task(task_id, config_for(Path("/project"), prefix))
@@ -138,6 +140,7 @@ def test_accepted_ids_give_a_valid_compose_project_name(task_id: str, prefix: st
     assert task.label == {"dev.compose-gen.task": task_id}
 
 
+@settings(deadline=None)
 @given(task_ids, task_ids)
 def test_distinct_ids_never_share_a_slug(first: str, second: str) -> None:
     assume(first != second)
@@ -155,6 +158,7 @@ def test_ids_that_normalise_alike_still_get_distinct_slugs(first: str, second: s
     assert slugify(first) != slugify(second)
 
 
+@settings(deadline=None)
 @given(task_ids)
 def test_the_slug_is_deterministic(task_id: str) -> None:
     assert slugify(task_id) == slugify(task_id)
