@@ -45,13 +45,14 @@ def _fast_env(options: dict[str, str]) -> int:
     from compose_gen.config import load_config
     from compose_gen.envfile import format_env, task_env
     from compose_gen.errors import ComposeGenError
-    from compose_gen.task import detect_task_id, make_task
+    from compose_gen.task import detect_task_id, task_dir
 
     try:
         config = load_config()
-        task = make_task(detect_task_id(options.get("task_id")), config)
+        task_id = detect_task_id(options.get("task_id"))
         worker = int(options["worker"]) if "worker" in options else None
-        sys.stdout.write(format_env(task_env(config, task, worker), options.get("fmt", "shell")))
+        values = task_env(task_id, task_dir(task_id, config), config.database.url_env, worker)
+        sys.stdout.write(format_env(values, options.get("fmt", "shell")))
     except ComposeGenError as exc:
         sys.stderr.write(f"compose-gen: error: {exc}\n")
         return exc.exit_code

@@ -128,7 +128,9 @@ def env(state: _State, task_id: str | None, worker: int | None, fmt: str) -> Non
     from compose_gen.envfile import format_env, task_env
 
     config = state.config()
-    click.echo(format_env(task_env(config, state.task(config, task_id), worker), fmt), nl=False)
+    task = state.task(config, task_id)
+    values = task_env(task.id, task.dir, config.database.url_env, worker)
+    click.echo(format_env(values, fmt), nl=False)
 
 
 def _progress(message: str) -> None:

@@ -6,36 +6,34 @@ little more than starting Python.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from compose_gen.errors import UsageError
 from compose_gen.paths import ENV_FILE
 
-if TYPE_CHECKING:
-    from compose_gen.config import Config
-    from compose_gen.task import TaskSpec
-
 FORMATS = ("shell", "dotenv", "json")
 
 
-def task_env(config: Config, task: TaskSpec, worker: int | None = None) -> dict[str, str]:
-    """What `render`/`up` wrote for the task, optionally with one worker's generic names."""
-    env_path = task.dir / ENV_FILE
+def task_env(task_id: str, task_dir: Path, url_env: str,
+             worker: int | None = None) -> dict[str, str]:
+    """What `render`/`up` wrote for the task, optionally with one worker's generic names.
+
+    Takes the task's dir rather than a TaskSpec: the hook path skips deriving the slug.
+    """
+    env_path = task_dir / ENV_FILE
     if not env_path.is_file():
-        raise UsageError(f"task '{task.id}' has no {ENV_FILE} in {task.dir}",
-                         hint=f"run `compose-gen render --task-id {task.id}` or `up` first")
+        raise UsageError(f"task '{task_id}' has no {ENV_FILE} in {task_dir}",
+                         hint=f"run `compose-gen render --task-id {task_id}` or `up` first")
     values = read_env_file(env_path)
     if worker is None:
         return values
     count = int(values.get("E2E_WORKERS", "0"))
     if not 0 <= worker < count:
-        raise UsageError(f"task '{task.id}' has {count} workers (0..{count - 1}), "
+        raise UsageError(f"task '{task_id}' has {count} workers (0..{count - 1}), "
                          f"not worker {worker}")
-    return worker_view(values, worker, config.database.url_env)
+    return worker_view(values, worker, url_env)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -65,6 +63,8 @@ def worker_view(values: Mapping[str, str], worker: int, url_env: str) -> dict[st
 
 def format_env(values: Mapping[str, str], fmt: str) -> str:
     if fmt == "json":
+        import json
+
         return json.dumps(dict(values), indent=2) + "\n"
     prefix = "export " if fmt == "shell" else ""
     return "".join(f"{prefix}{key}={shlex.quote(value)}\n" for key, value in values.items())

@@ -7,7 +7,6 @@ share a slug: the slug carries a short hash of the raw ID.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -67,9 +66,16 @@ def validate_task_id(task_id: str) -> str:
 
 def slugify(task_id: str) -> str:
     """Lowercase [a-z0-9-], at most SLUG_LENGTH characters, plus a short hash of the raw ID."""
+    import hashlib  # lazy: `compose-gen env` never needs a slug
+
     digest = hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:HASH_LENGTH]
     base = re.sub(r"[^a-z0-9]+", "-", task_id.lower()).strip("-")[:SLUG_LENGTH].strip("-")
     return f"{base}-{digest}" if base else digest
+
+
+def task_dir(task_id: str, config: Config) -> Path:
+    """Where the task's files live (validates the ID: it becomes a path component)."""
+    return config.tasks_path / validate_task_id(task_id)
 
 
 def make_task(task_id: str, config: Config) -> TaskSpec:
