@@ -44,8 +44,11 @@ class Rendered:
 
 
 def base_files(config: Config) -> stack.ComposeFiles:
+    # A fixed project name: Compose would derive one from the directory and fail on names
+    # like "été" or "@@@" that normalise to nothing.
     return stack.ComposeFiles(project_dir=config.project_dir, files=config.compose_paths,
-                              env_files=stack.env_files_for(config.project_dir))
+                              env_files=stack.env_files_for(config.project_dir),
+                              project_name=f"{config.project_prefix}-base")
 
 
 def task_files(config: Config, task: TaskSpec) -> stack.ComposeFiles:

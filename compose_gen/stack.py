@@ -7,6 +7,7 @@ it. Failures become ComposeGenError subclasses that carry Compose's own error te
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -143,8 +144,8 @@ def read_compose_config(spec: ComposeFiles, interpolation: dict[str, str]) -> di
     scratch = paths.cache_dir() / f".interpolation-{os.getpid()}.env"
     paths.write_private(scratch, "".join(f"{k}={v}\n" for k, v in interpolation.items()))
     try:
-        spec_with_env = ComposeFiles(spec.project_dir, spec.files,
-                                     (*[f for f in spec.env_files if f.is_file()], scratch))
+        spec_with_env = dataclasses.replace(
+            spec, env_files=(*[f for f in spec.env_files if f.is_file()], scratch))
         with _docker_errors("read the project's compose files",
                             hint="check them with `docker compose config`"):
             data = _docker(spec_with_env).compose.config(return_json=True)
