@@ -630,8 +630,9 @@ def check_django_settings(task: ActiveTask, identity: WorkerIdentity,
         if got_port != str(port) or got_host not in (host, "localhost", "127.0.0.1"):
             raise SharedResourceError(
                 f"compose-gen: DATABASES['{alias}'] points at {got_host or 'a local socket'}:"
-                f"{got_port}, not at task '{task.task_id}''s server {host}:{port}; build it from "
-                f"${task.url_env} (or $POSTGRES_PORT) so every task tests on its own server")
+                f"{got_port}, not at the server of task '{task.task_id}' ({host}:{port}); build "
+                f"it from ${task.url_env} (or $POSTGRES_PORT) so that every task tests on its "
+                "own server")
         test_name = str((settings_dict.get("TEST") or {}).get("NAME")
                         or f"test_{settings_dict.get('NAME')}")
         claims.take("database", test_name, what="test database")

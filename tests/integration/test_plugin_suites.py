@@ -8,6 +8,7 @@ its own on demand and the run leaves no database, media dir or claim behind.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -202,3 +203,103 @@ def test_a_crashed_worker_is_replaced_and_its_database_dropped(two_tasks: tuple[
     assert by_worker["gw0"] != by_worker["gw1"]
     # The controller dropped the crashed worker's database; gw1 dropped its own.
     assert _worker_databases(task) == []
+
+
+# --- a Django project with pytest-django -----------------------------------------------------
+
+DJANGO_SETTINGS = """
+    import os
+    from urllib.parse import urlsplit
+
+    # As the guide says: DATABASES from the environment, which the plugin filled in from the
+    # task's .env.task before pytest-django imported this module.
+    db = urlsplit(os.environ.get("DATABASE_URL", "postgresql://demo:demo@127.0.0.1:5435/demo"))
+    SECRET_KEY = "not-a-secret"
+    USE_TZ = True
+    INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.postgresql", "NAME": db.path.lstrip("/"),
+        "USER": db.username, "PASSWORD": db.password, "HOST": db.hostname,
+        "PORT": os.environ.get("FORCE_PORT") or db.port,
+    }}
+    MEDIA_ROOT = os.environ.get("FIXED_MEDIA_ROOT") or os.environ["COMPOSE_GEN_MEDIA_ROOT"]
+"""
+
+DJANGO_TESTS = """
+    import os
+    import time
+
+    import pytest
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+
+    @pytest.mark.django_db
+    @pytest.mark.parametrize("n", range(6))
+    def test_each_worker_has_its_own_test_database(n):
+        worker = os.environ["PYTEST_XDIST_WORKER"]
+        assert connection.settings_dict["NAME"] == f"test_demo_{worker}"
+        assert str(connection.settings_dict["PORT"]) == os.environ["POSTGRES_PORT"]
+        assert settings.MEDIA_ROOT == os.environ["COMPOSE_GEN_MEDIA_ROOT"]
+        User.objects.create(username=f"user-{n}")
+        assert User.objects.count() == 1
+        time.sleep(0.2)
+"""
+
+
+# pytest-django is an optional companion of the plugin: these run where it is installed
+# (with Django), and are skipped before any stack is started where it is not.
+needs_django = pytest.mark.skipif(
+    importlib.util.find_spec("pytest_django") is None or importlib.util.find_spec("django") is None,
+    reason="pytest-django and Django are not installed")
+
+
+@pytest.fixture
+def django_project(two_tasks: tuple[Task, Task]) -> Iterator[Path]:
+    project = two_tasks[1].project / f"djapp_{uuid.uuid4().hex[:6]}"
+    project.mkdir()
+    (project / "pytest.ini").write_text(
+        "[pytest]\nDJANGO_SETTINGS_MODULE = djsettings\npythonpath = .\n")
+    (project / "djsettings.py").write_text(textwrap.dedent(DJANGO_SETTINGS))
+    (project / "test_django.py").write_text(textwrap.dedent(DJANGO_TESTS))
+    yield project
+    shutil.rmtree(project, ignore_errors=True)
+
+
+def _django_run(task: Task, project: Path, **extra_env: str) -> tuple[int, str]:
+    proc = subprocess.Popen([str(BIN / "pytest"), "-p", "no:cacheprovider", "-n", "2"],
+                            cwd=project, env={**task.env, "ZENFLOW_TASK_ID": task.id,
+                                              **extra_env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return _finish(proc)
+
+
+@needs_django
+def test_pytest_django_test_databases_live_on_the_tasks_server(two_tasks: tuple[Task, Task],
+                                                               django_project: Path) -> None:
+    task = two_tasks[1]
+    code, output = _django_run(task, django_project)
+    assert code == 0, output[-6000:]
+    assert "6 passed" in output
+
+
+@needs_django
+def test_pytest_django_settings_off_the_tasks_server_fail_loudly(two_tasks: tuple[Task, Task],
+                                                                 django_project: Path) -> None:
+    task = two_tasks[1]
+    code, output = _django_run(task, django_project, FORCE_PORT="5435")
+    assert code == 1
+    assert "DATABASES['default'] points at 127.0.0.1:5435, not at the server of task" in output
+    assert "passed" not in output.splitlines()[-1]
+
+
+@needs_django
+def test_pytest_django_workers_sharing_media_root_fail_loudly(two_tasks: tuple[Task, Task],
+                                                              django_project: Path,
+                                                              tmp_path: Path) -> None:
+    task = two_tasks[1]
+    code, output = _django_run(task, django_project,
+                               FIXED_MEDIA_ROOT=str(tmp_path / "korrigo_test"))
+    assert code == 1, output[-4000:]
+    assert "MEDIA_ROOT" in output and "is already used by worker gw" in output

@@ -226,7 +226,8 @@ def test_django_databases_must_be_on_the_tasks_server(tmp_path: Path, monkeypatc
     task = _task(tmp_path, monkeypatch)
     identity = plugin.WorkerIdentity("gw0", 0, "ab12_1")
     with pytest.raises(plugin.SharedResourceError,
-                       match=r"DATABASES\['default'\] points at 127.0.0.1:5435, not at task"):
+                       match=r"DATABASES\['default'\] points at 127.0.0.1:5435, not at the "
+                             r"server of task 'task-a' \(127.0.0.1:25999\)"):
         plugin.check_django_settings(task, identity, {"default": _pg("demo", 5435)}, "")
     taken = plugin.check_django_settings(
         task, identity, {"default": _pg("demo", "25999", "test_demo_gw0"),
