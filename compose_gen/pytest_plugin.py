@@ -280,7 +280,7 @@ class Claims:
         from filelock import FileLock
 
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return FileLock(str(self.dir / ".lock"), timeout=30)
+        return FileLock(str(self.dir / ".lock"), timeout=30, mode=0o600)
 
     def take(self, kind: str, name: str, *, owned: bool = False,
              what: str | None = None) -> None:
@@ -354,22 +354,28 @@ def admin_url(task: ActiveTask) -> str:
     return with_database(task.env[task.url_env], MAINTENANCE_DB)
 
 
-def find_template(task: ActiveTask, url: str) -> str | None:
+def task_lease(task: ActiveTask) -> Any:
+    """The task's lease, or None (another state dir, or an unreadable registry)."""
+    from compose_gen.errors import ComposeGenError
+    from compose_gen.leases import LeaseRegistry
+
+    try:
+        return LeaseRegistry().get(task.project_name)
+    except (ComposeGenError, OSError):
+        return None
+
+
+def find_template(task: ActiveTask, url: str, lease: Any = None) -> str | None:
     """The task's seeded template: the one its lease records, else the only ready one.
 
-    None when the project has no seed (`up` then gives workers empty databases).
+    None when the project has no seed, or the task was brought up with `--no-seed`: workers
+    then get empty databases, as `up` gives its own workers.
     """
     from compose_gen import database
-    from compose_gen.errors import ComposeGenError, UsageError
+    from compose_gen.errors import UsageError
 
     seeded = bool(task.config and (task.config.database.seed_command
                                    or task.config.database.seed_sql))
-    try:
-        from compose_gen.leases import LeaseRegistry
-
-        lease = LeaseRegistry().get(task.project_name)
-    except (ComposeGenError, OSError):
-        lease = None  # another state dir, or an unreadable one: ask the server instead
     if lease and lease.template and database.is_ready_template(url, lease.template):
         return lease.template
     pattern = f"{task.name_prefix}{database.TEMPLATE_INFIX}"
@@ -387,20 +393,26 @@ def find_template(task: ActiveTask, url: str) -> str | None:
         raise UsageError(f"task '{task.task_id}' has several seeded templates "
                          f"({', '.join(ready)}) and its lease names none",
                          hint=f"run `compose-gen up --task-id {task.task_id}` again")
-    if seeded:
+    if seeded and not (lease and lease.state == "up"):
         raise UsageError(f"task '{task.task_id}' has no seeded template database on its server",
-                         hint=f"run `compose-gen up --task-id {task.task_id}` (not --no-seed)")
+                         hint=f"run `compose-gen up --task-id {task.task_id}`")
     return None
 
 
 def create_worker_database(task: ActiveTask, name: str) -> float:
     """Clone the template into `name` (or create it empty without a seed); returns seconds."""
     from compose_gen import database
+    from compose_gen.errors import UsageError
 
+    lease = task_lease(task)
+    if lease is not None and lease.state == "rendered":
+        # `render` only (e.g. COMPOSE_GEN_SKIP_UP=1): no server to wait for.
+        raise UsageError(f"task '{task.task_id}' is rendered but not up",
+                         hint=f"run `compose-gen up --task-id {task.task_id}`")
     url = admin_url(task)
     database.wait_until_ready(url, timeout=READY_TIMEOUT,
                               what=f"the database server of task '{task.task_id}'")
-    template = find_template(task, url)
+    template = find_template(task, url, lease)
     if template is None:
         database.create_empty(url, name)
         return 0.0
@@ -454,7 +466,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
                                   args: list[str]) -> Iterator[None]:
     # A wrapper runs before every plain implementation, pytest-django's tryfirst one included,
     # which imports the Django settings module: the task's env must be in place by then.
-    option = getattr(early_config.known_args_namespace, "compose_gen_task", None)
+    known = early_config.known_args_namespace
+    if getattr(known, "help", False) or getattr(known, "version", False):
+        yield  # `pytest --help` must work even where the task is not rendered yet
+        return
+    option = getattr(known, "compose_gen_task", None)
     task = load_task(option, os.environ, early_config.invocation_params.dir)
     if task is not None:
         task = apply_env(task, os.environ)

@@ -205,6 +205,16 @@ def test_a_crashed_worker_is_replaced_and_its_database_dropped(two_tasks: tuple[
     assert _worker_databases(task) == []
 
 
+def test_the_template_is_found_on_the_server_without_the_lease(two_tasks: tuple[Task, Task],
+                                                              tmp_path: Path) -> None:
+    """pytest run with another lease registry than `up` had: the server still knows."""
+    task = two_tasks[1]
+    code, output = _finish(task.pytest("-n", "1", "-m", "api", "-k", "TestSeededDatabase",
+                                       extra_env={"COMPOSE_GEN_STATE_DIR": str(tmp_path)}))
+    assert code == 0, output[-4000:]
+    assert "4 passed" in output
+
+
 # --- a Django project with pytest-django -----------------------------------------------------
 
 DJANGO_SETTINGS = """

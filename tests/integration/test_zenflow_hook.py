@@ -119,6 +119,19 @@ def test_setup_script_renders_only_with_skip_up(repo: Path, env: dict[str, str],
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert (worktree / ".user-setup-ran").read_text() == "user-setup\n"  # chained, after
     assert containers(task_id) == []
+
+    # A rendered task runs the suites that need no stack, and says what the others need.
+    suites = subprocess.run([str(BIN / "pytest"), "-p", "no:cacheprovider", "-m",
+                             "unit or api", "-x"], cwd=worktree / "backend", env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert suites.returncode == 1
+    assert f"task '{task_id}' is rendered but not up (run `compose-gen up --task-id " \
+        f"{task_id}`)" in suites.stdout
+    unit = subprocess.run([str(BIN / "pytest"), "-p", "no:cacheprovider", "-n", "2", "-m",
+                           "unit"], cwd=worktree / "backend", env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert unit.returncode == 0, unit.stdout[-3000:]
+
     teardown = subprocess.run(["bash", ".zenflow/hooks/compose-gen-teardown.sh"], cwd=worktree,
                               env=env, capture_output=True, text=True, timeout=300)
     assert teardown.returncode == 0, teardown.stderr

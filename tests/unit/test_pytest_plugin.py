@@ -196,6 +196,28 @@ def test_a_dead_workers_claim_is_taken_over_and_swept(tmp_path: Path) -> None:
     assert list(claims.dir.glob("*.json")) == []
 
 
+def test_the_sweep_removes_a_dead_workers_media_dir(tmp_path: Path, monkeypatch) -> None:
+    from compose_gen import media
+
+    project = make_project(tmp_path / "p")
+    task = plugin.load_task("task-a", {}, project)
+    assert task is not None
+    identity = plugin.WorkerIdentity("master", 0, plugin.run_token(os.getpid()))
+    left = media.fresh_dir(media.worker_media_dir(task.project_name, "gw3", "ab12_1"))
+    (left / "upload.bin").write_bytes(b"x")
+    outside = tmp_path / "not-ours"
+    outside.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    claims = plugin.claims_for(task, identity)
+    for path in (left, outside):
+        _write_claim(claims, "media dir", str(path), int(dead.stdout), "gw3")
+    assert plugin.sweep_dead_claims(task, identity) == [str(left)]
+    assert not left.exists()
+    assert outside.is_dir()  # never removes anything outside compose-gen's scratch dir
+    assert list(claims.dir.glob("*.json")) == []
+
+
 def test_claiming_twice_in_one_process_is_fine(tmp_path: Path) -> None:
     claims = _claims(tmp_path)
     claims.take("database", "x")
