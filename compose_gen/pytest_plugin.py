@@ -450,6 +450,7 @@ def sweep_dead_claims(task: ActiveTask, identity: WorkerIdentity) -> list[str]:
 
 _TASK = pytest.StashKey[ActiveTask]()
 _IDENTITY = pytest.StashKey[WorkerIdentity]()
+_SAVED_ENV = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -473,6 +474,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     option = getattr(known, "compose_gen_task", None)
     task = load_task(option, os.environ, early_config.invocation_params.dir)
     if task is not None:
+        keys = (*task.env, RUN_ENV, WORKER_ID_ENV, WORKER_INDEX_ENV, MEDIA_ROOT_ENV)
+        early_config.stash[_SAVED_ENV] = {key: os.environ.get(key) for key in keys}
         task = apply_env(task, os.environ)
         identity = early_identity(os.environ)
         if not identity.is_xdist_worker:
@@ -528,6 +531,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if swept:
         log.info("compose-gen: removed %s left by workers that died", ", ".join(swept))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put back the environment as it was: pytest may run again in the same process."""
+    for key, value in config.stash.get(_SAVED_ENV, {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 # --- fixtures ------------------------------------------------------------------------------

@@ -396,3 +396,15 @@ def test_the_worktree_path_finds_the_task(pytester: pytest.Pytester, monkeypatch
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["compose-gen: task 'wt-1' (from .zenflow/worktrees/<id>/)*"])
+
+
+def test_an_in_process_run_gives_the_environment_back(pytester: pytest.Pytester,
+                                                      monkeypatch) -> None:
+    make_project(pytester.path)
+    monkeypatch.delenv("POSTGRES_PORT", raising=False)
+    monkeypatch.setenv("ZENFLOW_TASK_ID", "task-a")
+    pytester.makepyfile("import os\ndef test_it():\n    assert os.environ['POSTGRES_PORT']\n")
+    result = pytester.inline_run("-p", "no:cacheprovider")
+    result.assertoutcome(passed=1)
+    assert "POSTGRES_PORT" not in os.environ
+    assert os.environ["ZENFLOW_TASK_ID"] == "task-a"
