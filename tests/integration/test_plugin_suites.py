@@ -29,6 +29,9 @@ from compose_gen.media import task_scratch_dir
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# One worker runs this module under `--dist loadgroup` (scripts/test.sh), so its two stacks
+# are booted once, not once per xdist worker.
+pytestmark = pytest.mark.xdist_group("plugin-suites")
 # What the api suite does, summed over its workers: 1+2+3+5+8 bulk inserts, a duplicate's
 # first insert, a form post and two exams created to be deleted.
 API_INSERTS = 23
