@@ -29,8 +29,7 @@ from compose_gen.media import task_scratch_dir
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# One worker runs this module under `--dist loadgroup` (scripts/test.sh), so its two stacks
-# are booted once, not once per xdist worker.
+# Meant for one worker under `--dist loadgroup` (scripts/test.sh); see Stacks for when not.
 pytestmark = pytest.mark.xdist_group("plugin-suites")
 # What the api suite does, summed over its workers: 1+2+3+5+8 bulk inserts, a duplicate's
 # first insert, a form post and two exams created to be deleted.
@@ -95,27 +94,58 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 900) -> tuple[int, str
     return proc.returncode, output
 
 
-@pytest.fixture(scope="module")
-def two_tasks(tmp_path_factory: pytest.TempPathFactory, docker_engine: None
-              ) -> Iterator[tuple[Task, Task]]:
-    state = tmp_path_factory.mktemp("state")
-    project = copy_demo(tmp_path_factory.mktemp("demo") / "demo")
-    env = demo_env(state)
-    suffix = uuid.uuid4().hex[:6]
-    tasks = (Task(f"suites-a-{suffix}", project, env), Task(f"suites-b-{suffix}", project, env))
-    try:
+class Stacks:
+    """Tasks of one demo copy, each booted the first time a test asks for it, downed at the end.
+
+    A test that needs one task boots one: under xdist this module's tests may land on several
+    workers (pytest-xdist's loadgroup does not group with pytest 9), each with its own Stacks.
+    """
+
+    def __init__(self, project: Path, env: dict[str, str]) -> None:
+        self.project = project
+        self.env = env
+        self.suffix = uuid.uuid4().hex[:6]
+        self.booted: dict[str, Task] = {}
+
+    def get(self, *names: str) -> tuple[Task, ...]:
+        wanted = [Task(f"suites-{name}-{self.suffix}", self.project, self.env)
+                  for name in names if name not in self.booted]
         ups = [subprocess.Popen([str(BIN / "compose-gen"), "up", "--task-id", task.id,
-                                 "--workers", "1"], cwd=project, env=env,
+                                 "--workers", "1"], cwd=self.project, env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for task in tasks]
-        for task, proc in zip(tasks, ups, strict=True):
+               for task in wanted]  # booted side by side
+        for name, task in zip([n for n in names if n not in self.booted], wanted, strict=True):
+            self.booted[name] = task
+        for task, proc in zip(wanted, ups, strict=True):
             code, output = _finish(proc, timeout=600)
             assert code == 0, f"up of {task.id} failed:\n{output}"
-        yield tasks
-    finally:
-        for task in tasks:
+        return tuple(self.booted[name] for name in names)
+
+    def down(self) -> None:
+        for task in self.booted.values():
             subprocess.run([str(BIN / "compose-gen"), "down", "--task-id", task.id],
-                           cwd=project, env=env, capture_output=True, timeout=300)
+                           cwd=self.project, env=self.env, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> Iterator[Stacks]:
+    state = tmp_path_factory.mktemp("state")
+    project = copy_demo(tmp_path_factory.mktemp("demo") / "demo")
+    pool = Stacks(project, demo_env(state))
+    try:
+        yield pool
+    finally:
+        pool.down()
+
+
+@pytest.fixture
+def two_tasks(stacks: Stacks) -> tuple[Task, Task]:
+    return stacks.get("a", "b")  # type: ignore[return-value]
+
+
+@pytest.fixture
+def one_task(stacks: Stacks) -> Task:
+    return stacks.get("a")[0]
 
 
 def _worker_databases(task: Task) -> list[str]:
@@ -185,9 +215,9 @@ CRASHING_SUITE = """
 """
 
 
-def test_a_crashed_worker_is_replaced_and_its_database_dropped(two_tasks: tuple[Task, Task],
+def test_a_crashed_worker_is_replaced_and_its_database_dropped(one_task: Task,
                                                                tmp_path: Path) -> None:
-    task = two_tasks[0]
+    task = one_task
     suite = task.project / "backend" / f"crash_{uuid.uuid4().hex[:6]}"
     suite.mkdir()
     (suite / "test_crash.py").write_text(textwrap.dedent(CRASHING_SUITE))
@@ -208,10 +238,10 @@ def test_a_crashed_worker_is_replaced_and_its_database_dropped(two_tasks: tuple[
     assert _worker_databases(task) == []
 
 
-def test_the_template_is_found_on_the_server_without_the_lease(two_tasks: tuple[Task, Task],
+def test_the_template_is_found_on_the_server_without_the_lease(one_task: Task,
                                                               tmp_path: Path) -> None:
     """pytest run with another lease registry than `up` had: the server still knows."""
-    task = two_tasks[1]
+    task = one_task
     code, output = _finish(task.pytest("-n", "1", "-m", "api", "-k", "TestSeededDatabase",
                                        extra_env={"COMPOSE_GEN_STATE_DIR": str(tmp_path)}))
     assert code == 0, output[-4000:]
@@ -269,8 +299,8 @@ needs_django = pytest.mark.skipif(
 
 
 @pytest.fixture
-def django_project(two_tasks: tuple[Task, Task]) -> Iterator[Path]:
-    project = two_tasks[1].project / f"djapp_{uuid.uuid4().hex[:6]}"
+def django_project(one_task: Task) -> Iterator[Path]:
+    project = one_task.project / f"djapp_{uuid.uuid4().hex[:6]}"
     project.mkdir()
     (project / "pytest.ini").write_text(
         "[pytest]\nDJANGO_SETTINGS_MODULE = djsettings\npythonpath = .\n")
@@ -289,18 +319,18 @@ def _django_run(task: Task, project: Path, **extra_env: str) -> tuple[int, str]:
 
 
 @needs_django
-def test_pytest_django_test_databases_live_on_the_tasks_server(two_tasks: tuple[Task, Task],
-                                                               django_project: Path) -> None:
-    task = two_tasks[1]
+def test_pytest_django_test_databases_live_on_the_tasks_server(one_task: Task,
+        django_project: Path) -> None:
+    task = one_task
     code, output = _django_run(task, django_project)
     assert code == 0, output[-6000:]
     assert "6 passed" in output
 
 
 @needs_django
-def test_pytest_django_settings_off_the_tasks_server_fail_loudly(two_tasks: tuple[Task, Task],
-                                                                 django_project: Path) -> None:
-    task = two_tasks[1]
+def test_pytest_django_settings_off_the_tasks_server_fail_loudly(one_task: Task,
+        django_project: Path) -> None:
+    task = one_task
     code, output = _django_run(task, django_project, FORCE_PORT="5435")
     assert code == 1
     assert "DATABASES['default'] points at 127.0.0.1:5435, not at the server of task" in output
@@ -308,10 +338,9 @@ def test_pytest_django_settings_off_the_tasks_server_fail_loudly(two_tasks: tupl
 
 
 @needs_django
-def test_pytest_django_workers_sharing_media_root_fail_loudly(two_tasks: tuple[Task, Task],
-                                                              django_project: Path,
-                                                              tmp_path: Path) -> None:
-    task = two_tasks[1]
+def test_pytest_django_workers_sharing_media_root_fail_loudly(one_task: Task,
+        django_project: Path, tmp_path: Path) -> None:
+    task = one_task
     code, output = _django_run(task, django_project,
                                FIXED_MEDIA_ROOT=str(tmp_path / "korrigo_test"))
     assert code == 1, output[-4000:]
