@@ -13,6 +13,11 @@ set -euo pipefail
 "$repo/scripts/ci/provision.sh" browser
 
 export COMPOSE_GEN_REQUIRE_DOCKER=1
+# The E2E tests (tests/e2e) run Playwright at 4 workers on the system browser: Debian's
+# headless shell (what Playwright uses for headless runs, far cheaper on 2 cores), else Chromium.
+export E2E_WORKERS=${E2E_WORKERS:-4}
+PLAYWRIGHT_CHROMIUM_PATH=${PLAYWRIGHT_CHROMIUM_PATH:-$(command -v chromium-headless-shell || command -v chromium || true)}
+export PLAYWRIGHT_CHROMIUM_PATH
 started=$SECONDS
 echo "== ruff"
 ruff check .

@@ -103,9 +103,11 @@ provision_images() {
 }
 
 provision_browser() {
-  if ! command -v chromium >/dev/null 2>&1; then
-    say "browser: installing chromium"
-    apt_install chromium
+  # chromium-headless-shell is the same build without the desktop browser's layer: what
+  # Playwright itself runs for headless tests, and several times cheaper per page on 2 cores.
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromium-headless-shell >/dev/null 2>&1; then
+    say "browser: installing chromium and chromium-headless-shell"
+    apt_install chromium chromium-headless-shell
   fi
   say "browser: $(chromium --version 2>/dev/null | head -n1)"
   local e2e="$repo/examples/demo/e2e"
