@@ -32,7 +32,7 @@ def scratch_root() -> Path:
 
 
 def task_scratch_dir(project_name: str) -> Path:
-    """Where one task's host-side test files live: media dirs and worker claims."""
+    """Where one task's host-side media dirs live (emptied and removed by the test runs)."""
     return scratch_root() / project_name
 
 

@@ -15,9 +15,10 @@ compose-gen config above the current directory). When a task is found:
   (of this run or of another run of the same task) may share a database or a media dir;
 - the markers `unit`, `api`, `processing`, `e2e` and `postgres` are registered.
 
-Every resource a worker uses is *claimed* (a small file under the task's scratch dir, taken
-under a lock): a second live claimant fails loudly, and claims of dead processes (a crashed
-xdist worker, a killed run) are swept by the next run's controller, which drops their databases.
+Every resource a worker uses is *claimed*: a small file in the task's dir, next to its
+`.env.task`, taken under a lock (`compose-gen down` removes them with the task). A second live
+claimant fails loudly; claims of dead processes (a crashed xdist worker, a killed run) are
+swept by the next run's controller, which drops their databases.
 
 Importing this module must stay cheap (it loads in every pytest run where compose-gen is
 installed): psycopg, python-on-whales and jinja2 are only imported by the fixtures that need them.
@@ -25,6 +26,7 @@ installed): psycopg, python-on-whales and jinja2 are only imported by the fixtur
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -261,7 +263,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Claims:
-    """One file per claimed resource under the task's scratch dir, read and written under a lock.
+    """One file per claimed resource in a directory, read and written under a lock.
 
     A claim names its process, run and worker. Taking a resource that a live process of another
     worker holds raises SharedResourceError; a claim whose process is gone is taken over.
@@ -340,10 +342,12 @@ def _read_claim(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "pid" in data else {"pid": 0}
 
 
-def claims_for(task: ActiveTask, identity: WorkerIdentity) -> Claims:
-    from compose_gen import media
+CLAIMS_DIR = "pytest-claims"
 
-    return Claims(media.task_scratch_dir(task.project_name) / "claims", identity)
+
+def claims_for(task: ActiveTask, identity: WorkerIdentity) -> Claims:
+    """The task's claims live in its own dir: one task, one set; gone with `down`."""
+    return Claims(task.env_path.parent / CLAIMS_DIR, identity)
 
 
 # --- the task's databases -----------------------------------------------------------------
@@ -529,6 +533,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         warnings.warn(f"compose-gen: could not clean up after crashed workers: {err}",
                       stacklevel=1)
         return
+    from compose_gen import media
+
+    with contextlib.suppress(OSError):  # only when empty: another run may still use it
+        media.task_scratch_dir(task.project_name).rmdir()
     if swept:
         log.info("compose-gen: removed %s left by workers that died", ", ".join(swept))
 

@@ -190,8 +190,9 @@ def test_two_tasks_run_the_same_api_suite_at_once(two_tasks: tuple[Task, Task],
 
     for task in two_tasks:  # every worker database was dropped at the end of its session
         assert _worker_databases(task) == []
-        claims = task_scratch_dir(task.settings["COMPOSE_PROJECT_NAME"]) / "claims"
+        claims = task.project / ".zenflow" / "tasks" / task.id / "pytest-claims"
         assert list(claims.glob("*.json")) == []
+        assert not task_scratch_dir(task.settings["COMPOSE_PROJECT_NAME"]).exists()
 
 
 CRASHING_SUITE = """

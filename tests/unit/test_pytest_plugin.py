@@ -23,7 +23,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(autouse=True)
 def _private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Media dirs and claims of the runs below go to this test's own temp dir."""
+    """Media dirs of the runs below go to this test's own temp dir."""
     import tempfile
 
     private = tmp_path / "tmpdir"
