@@ -1,8 +1,9 @@
 """Shared fixtures: every path compose-gen writes goes to tmp_path; Docker is real or absent.
 
 Tests that need a Docker engine live in tests/integration or tests/e2e (whose conftest
-requests the `docker_engine` fixture for every test). Locally they skip when no engine answers; with COMPOSE_GEN_REQUIRE_DOCKER=1 (CI)
-a missing engine is a failure, never a silent skip.
+requests the `docker_engine` fixture for every test). Locally they skip when no engine
+answers; with COMPOSE_GEN_REQUIRE_DOCKER=1 (CI) a missing engine is a failure, never a
+silent skip.
 """
 
 from __future__ import annotations
