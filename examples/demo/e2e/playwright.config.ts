@@ -19,10 +19,12 @@
  *   PLAYWRIGHT_HTML_OUTPUT_DIR  HTML report (default <results>/html)
  *   PLAYWRIGHT_CHROMIUM_PATH / CHROME_PATH  a system Chromium instead of `npx playwright install`
  *   E2E_RETRIES                 retries (default 0: a flaky test must show, not hide)
+ *   E2E_RESET                   when the fixture runs compose-gen reset: per-file (default),
+ *                               per-test, off (the demo's API clean-up still runs every test)
  */
 import { defineConfig, devices } from '@playwright/test';
 import * as path from 'node:path';
-import type { ComposeGenWorkerFixtures } from './fixtures/compose-gen-fixture';
+import type { ComposeGenResetPolicy, ComposeGenWorkerFixtures } from './fixtures/compose-gen-fixture';
 
 const workers = Number(process.env.E2E_WORKERS || 2);
 if (!Number.isInteger(workers) || workers < 1) {
@@ -30,9 +32,17 @@ if (!Number.isInteger(workers) || workers < 1) {
 }
 const resultsDir = path.resolve(process.env.E2E_RESULTS_DIR || path.join(__dirname, 'results', 'local'));
 const chromium = process.env.PLAYWRIGHT_CHROMIUM_PATH || process.env.CHROME_PATH;
+function resetPolicy(value: string | undefined): ComposeGenResetPolicy {
+  const policies: ComposeGenResetPolicy[] = ['per-file', 'per-test', 'off'];
+  if (!value) return 'per-file';
+  if (!policies.includes(value as ComposeGenResetPolicy)) {
+    throw new Error(`E2E_RESET must be one of ${policies.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as ComposeGenResetPolicy;
+}
 const junitFromEnv = process.env.PLAYWRIGHT_JUNIT_OUTPUT_NAME || process.env.PLAYWRIGHT_JUNIT_OUTPUT_FILE;
 
-export default defineConfig<object, Pick<ComposeGenWorkerFixtures, 'composeGenProjectDir'>>({
+export default defineConfig<object, Pick<ComposeGenWorkerFixtures, 'composeGenProjectDir' | 'composeGenReset'>>({
   testDir: './tests',
   outputDir: path.join(resultsDir, 'artifacts'),
   fullyParallel: true,
@@ -52,6 +62,8 @@ export default defineConfig<object, Pick<ComposeGenWorkerFixtures, 'composeGenPr
     // Where compose-gen.toml lives: `compose-gen --project-dir` for resets, and the base of
     // .zenflow/tasks/<task id>/workers.json.
     composeGenProjectDir: path.resolve(__dirname, '..'),
+    // compose-gen reset between spec files (the default); E2E_RESET=per-test|off to compare.
+    composeGenReset: resetPolicy(process.env.E2E_RESET),
     actionTimeout: 10_000,
     navigationTimeout: 15_000,
     screenshot: 'only-on-failure',
