@@ -309,6 +309,14 @@ def _validate(config: Config, where: str) -> None:
                           "worker service (each task has one server; workers get databases)")
     if not 1 <= db.port <= 65535:
         raise ConfigError(f"{where}: 'database.port' must be a port number, got {db.port}")
+    # A NUL byte cannot be in a file name: the OS calls on these paths would raise ValueError.
+    path_settings = [("tasks_dir", config.tasks_dir), ("database.seed_sql", db.seed_sql or "")]
+    path_settings += [("compose_files", name) for name in config.compose_files]
+    path_settings += [("database.seed_inputs", name) for name in db.seed_inputs]
+    for name, value in path_settings:
+        if "\0" in value:
+            raise ConfigError(f"{where}: '{name}' must not contain a NUL character, "
+                              f"got {value!r}")
     if db.seed_command and db.seed_sql:
         raise ConfigError(f"{where}: set either 'database.seed_command' or 'database.seed_sql', "
                           "not both")
