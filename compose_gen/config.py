@@ -200,7 +200,8 @@ def parse_config(data: Mapping[str, Any], *, project_dir: Path, source: Path | N
             top[key] = value
         else:
             known = [*_TOP_LEVEL, *_SECTIONS]
-            raise ConfigError(f"{where}: unknown key '{key}'{_did_you_mean(key, known)}")
+            # repr: a key is any TOML string; a line break in it must not split the message.
+            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(key, known)}")
 
     compose_files = top.get("compose_files", list(Config.compose_files))
     if isinstance(compose_files, str):
@@ -228,7 +229,8 @@ def _parse_section(section: str, values: Mapping[str, Any], where: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(f"{where}: unknown key '{section}.{key}'{_did_you_mean(key, fields)}")
+            raise ConfigError(f"{where}: unknown key {f'{section}.{key}'!r}"
+                              f"{_did_you_mean(key, fields)}")
         kwargs[key] = _coerce(f"{section}.{key}", fields[key], value, where)
     return cls(**kwargs)
 
@@ -287,7 +289,7 @@ def _validate(config: Config, where: str) -> None:
     for service, env in ports.names.items():
         if not _ENV_NAME_RE.match(env):
             raise ConfigError(
-                f"{where}: 'ports.names.{service}' must be an env var name, got {env!r}")
+                f"{where}: {f'ports.names.{service}'!r} must be an env var name, got {env!r}")
     for name, value in (("database.user", db.user), ("database.name", db.name),
                         ("database.name_prefix", db.name_prefix)):
         if not _SQL_IDENT_RE.match(value) or len(value) > 40:
