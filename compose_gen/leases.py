@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -55,10 +56,27 @@ class Lease:
 
     @classmethod
     def from_json(cls, data: dict) -> Lease:
-        known = {f.name for f in fields(cls)}
+        """A lease as read back; TypeError/ValueError (an unreadable registry) when a field is
+        not what compose-gen writes, e.g. a hand-edited slot "3" would crash the port maths."""
+        known = {f.name: f for f in fields(cls)}
         data = {key: value for key, value in data.items() if key in known}
         data["databases"] = tuple(data.get("databases", ()))
-        return cls(**data)
+        lease = cls(**data)
+        for name, fld in known.items():
+            value = getattr(lease, name)
+            values = value if name == "databases" else (value,)
+            kinds = _FIELD_TYPES[str(fld.type)]
+            if any(isinstance(v, bool) or not isinstance(v, kinds) for v in values):
+                raise TypeError(f"lease field {name!r} has a {type(value).__name__}")
+        if not _PASSWORD_RE.match(lease.password):
+            raise ValueError("lease password is not the hex compose-gen writes")
+        return lease
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "str": (str,), "str | None": (str, type(None)),
+    "tuple[str, ...]": (str,)}
+_PASSWORD_RE = re.compile(r"^[0-9a-f]{16,}\Z")
 
 
 class LeaseRegistry:
