@@ -154,7 +154,9 @@ class LeaseRegistry:
                     f"task '{task.id}' is already leased by the project in "
                     f"{existing.project_dir}",
                     hint="use another task ID, or another project_prefix for this project")
+            # Kept only if it still fits the configured range (slots may have shrunk since).
             if existing and existing.block_size == config.ports.block_size \
+                    and 0 <= existing.slot < config.ports.slots \
                     and existing.block_start == block_for_slot(existing.slot, config.ports).start \
                     and (not recheck or block_is_free(existing.block)):
                 lease = replace(existing, pid=os.getpid(), updated=now,
