@@ -78,8 +78,8 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
     base = stack.read_compose_config(spec, _placeholder_ports(config))
     # Validate against the base stack before taking a lease, so bad input leaves nothing.
     existing = registry.get(task.project_name)
-    probe_block = existing.block if existing else _any_block(config)
-    render.plan(config, task, probe_block, base, workers, "x")
+    # A block of the configured size: the lease's own may be of an older block_size.
+    render.plan(config, task, _any_block(config), base, workers, "x")
 
     lease = registry.acquire(task, config, block_is_free=block_is_free, recheck=recheck)
     try:
