@@ -71,7 +71,11 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
     """Lease the task's port block and write its three files; nothing is started."""
     registry = registry or LeaseRegistry()
     for path in config.compose_paths:
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError:  # e.g. ENAMETOOLONG: not a file compose-gen can use either
+            found = False
+        if not found:
             raise ConfigError(f"{config.source_label}: compose file {path} does not exist",
                               hint="fix compose_files in the config")
     spec = base_files(config)

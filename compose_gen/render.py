@@ -404,9 +404,14 @@ def render_files(config: Config, result: RenderPlan, compose_files: list[Path]) 
 
 
 def write_files(task: TaskSpec, files: Mapping[str, str]) -> None:
-    task.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name, text in files.items():
-        paths.write_private(task.dir / name, text)
+    try:
+        task.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name, text in files.items():
+            paths.write_private(task.dir / name, text)
+    except OSError as err:  # e.g. tasks_dir names a file, or a read-only checkout
+        raise ConfigError(f"cannot write the files of task '{task.id}' into {task.dir}: "
+                          f"{err.strerror or err}",
+                          hint="check tasks_dir in the config and its permissions") from err
 
 
 def exclude_from_git(config: Config) -> None:
