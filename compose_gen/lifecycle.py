@@ -315,9 +315,14 @@ def down(config: Config, task: TaskSpec, *, keep_volumes: bool = False,
 def _teardown(config: Config, task: TaskSpec, registry: LeaseRegistry, *,
               keep_volumes: bool) -> list[stack.Resource]:
     spec = task_files(config, task)
+    # Our containers first, by label, with their anonymous volumes; then Compose without -v,
+    # whose `down -v` removes every volume that has one of the project's volume names,
+    # labelled by us or not. The named volumes go by label below.
+    stack.remove_resources([r for r in stack.labelled_resources(TASK_LABEL, task.id)
+                            if r.project == task.project_name and r.kind == "container"])
     if all(path.is_file() for path in spec.files):
         try:
-            stack.down(spec, volumes=not keep_volumes)
+            stack.down(spec, volumes=False)
         except DockerUnavailableError:
             raise
         except ComposeGenError as err:
