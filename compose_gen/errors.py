@@ -7,6 +7,7 @@ bug and is shown with its traceback only under `--debug`.
 from __future__ import annotations
 
 import enum
+import re
 
 
 class ExitCode(enum.IntEnum):
@@ -75,9 +76,19 @@ class ComposeCommandError(ComposeGenError):
         self.stderr = stderr
 
     def __str__(self) -> str:
+        # Compose writes its progress ("Container x  Started") to stderr as well: the message
+        # keeps only the lines that explain the failure, on one line (all of it stays in
+        # self.stderr).
+        detail = "; ".join(line.strip() for line in self.stderr.splitlines()
+                           if line.strip() and not _COMPOSE_PROGRESS.match(line))
         text = super().__str__()
-        detail = self.stderr.strip()
         return f"{text}: {detail}" if detail else text
+
+
+_COMPOSE_PROGRESS = re.compile(
+    r"^\s*(?:Container|Network|Volume|Image|Service)\s+\S+\s+(?:Creating|Created|Starting|"
+    r"Started|Waiting|Healthy|Stopping|Stopped|Removing|Removed|Recreate|Recreated|Running|"
+    r"Pulling|Pulled|Building|Built)\s*$")
 
 
 class SeedError(ComposeGenError):
