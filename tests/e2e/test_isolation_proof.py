@@ -123,3 +123,20 @@ def test_a_replaced_worker_keeps_its_parallel_index_and_stack_worker(
         assert int(case.properties["worker index"]) >= 1, case.properties
         assert case.properties["compose-gen parallel index"] == "0"
         assert case.properties["compose-gen stack worker"].split()[0] == "0"
+
+
+def test_more_playwright_workers_than_stack_workers_fail_loudly(single_worker_stack: Stack,
+                                                                tmp_path: Path) -> None:
+    """Two Playwright workers on a one-worker stack: parallel index 1 has no backend of its
+    own, and the fixture says so (with the fix) instead of sharing worker 0's."""
+    rc, out, report = _playwright(single_worker_stack, tmp_path, 2, "tests/isolation.spec.ts",
+                                  shared=False)
+    assert rc == 1, out
+    broken = report.not_passed
+    assert broken, out
+    for case in broken:
+        assert "Playwright parallel index 1 has no stack worker" in case.message, case.message
+        assert "--workers=1 or fewer" in case.message, case.message
+    # What parallel index 0 ran passed, on stack worker 0.
+    for case in report.with_outcome("passed"):
+        assert case.properties["compose-gen parallel index"] == "0"
