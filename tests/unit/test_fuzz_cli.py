@@ -53,17 +53,16 @@ from tests.conftest import EXAMPLES
 from tests.unit.test_render import minimal_base, yaml_lines
 
 Main = Callable[[list[str]], int]
-ENTRY_POINTS = [pytest.param(cli.main, id="cli"), pytest.param(entry.main, id="__main__")]
+MAX_WORKERS = 8  # workers.max of examples/minimal (the default)
+# Names a shell sets or keeps for itself: `.` of a file cannot be expected to round-trip them.
+SHELL_MANAGED = {"PWD", "OLDPWD", "PPID", "IFS", "OPTIND", "OPTARG", "PS1", "PS2", "PS4",
+                 "LINENO", "SHLVL", "_", "HOME", "PATH", "ENV", "MAIL", "MAILPATH"}
 
 
 def fuzz(examples: int) -> settings:
     # Function-scoped fixtures are fine here: each example makes its own sandbox.
     return settings(max_examples=examples, deadline=None, suppress_health_check=[
         HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-MAX_WORKERS = 8  # workers.max of examples/minimal (the default)
-# Names a shell sets or keeps for itself: `.` of a file cannot be expected to round-trip them.
-SHELL_MANAGED = {"PWD", "OLDPWD", "PPID", "IFS", "OPTIND", "OPTARG", "PS1", "PS2", "PS4",
-                 "LINENO", "SHLVL", "_", "HOME", "PATH", "ENV", "MAIL", "MAILPATH"}
 
 
 @pytest.fixture(autouse=True)
