@@ -19,12 +19,14 @@
  *   PLAYWRIGHT_HTML_OUTPUT_DIR  HTML report (default <results>/html)
  *   PLAYWRIGHT_CHROMIUM_PATH / CHROME_PATH  a system Chromium instead of `npx playwright install`
  *   E2E_RETRIES                 retries (default 0: a flaky test must show, not hide)
+ *   E2E_NETLINK_SHIM=0          no LD_PRELOAD shim in Chromium (see support/netlink-shim.ts)
  *   E2E_RESET                   when the fixture runs compose-gen reset: per-file (default),
  *                               per-test, off (the demo's API clean-up still runs every test)
  */
 import { defineConfig, devices } from '@playwright/test';
 import * as path from 'node:path';
 import type { ComposeGenResetPolicy, ComposeGenWorkerFixtures } from './fixtures/compose-gen-fixture';
+import { netlinkShim } from './support/netlink-shim';
 
 const workers = Number(process.env.E2E_WORKERS || 2);
 if (!Number.isInteger(workers) || workers < 1) {
@@ -39,6 +41,10 @@ function resetPolicy(value: string | undefined): ComposeGenResetPolicy {
     throw new Error(`E2E_RESET must be one of ${policies.join(', ')}, got ${JSON.stringify(value)}`);
   }
   return value as ComposeGenResetPolicy;
+}
+const netlink = netlinkShim();
+function preload(shim: string): string {
+  return [shim, process.env.LD_PRELOAD].filter(Boolean).join(':');
 }
 const junitFromEnv = process.env.PLAYWRIGHT_JUNIT_OUTPUT_NAME || process.env.PLAYWRIGHT_JUNIT_OUTPUT_FILE;
 
@@ -75,9 +81,9 @@ export default defineConfig<object, Pick<ComposeGenWorkerFixtures, 'composeGenPr
       name: 'chromium',
       use: {
         ...devices['Desktop Chrome'],
-        ...(chromium
-          ? {
-              launchOptions: {
+        launchOptions: {
+          ...(chromium
+            ? {
                 executablePath: chromium,
                 args: [
                   '--no-sandbox',
@@ -86,9 +92,12 @@ export default defineConfig<object, Pick<ComposeGenWorkerFixtures, 'composeGenPr
                   '--disable-component-update',
                   '--disable-sync',
                 ],
-              },
-            }
-          : {}),
+              }
+            : {}),
+          // Docker hosts change their interfaces with every stack up/down: without this,
+          // Chromium aborts navigations with net::ERR_NETWORK_CHANGED (support/no-netlink.c).
+          ...(netlink ? { env: { ...process.env, LD_PRELOAD: preload(netlink) } } : {}),
+        },
       },
     },
   ],
