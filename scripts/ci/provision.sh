@@ -110,6 +110,12 @@ provision_browser() {
     apt_install chromium chromium-headless-shell
   fi
   say "browser: $(chromium --version 2>/dev/null | head -n1)"
+  # The E2E config builds a small LD_PRELOAD shim (examples/demo/e2e/support/no-netlink.c)
+  # that keeps Chromium from aborting navigations whenever Docker changes the interfaces.
+  if ! command -v cc >/dev/null 2>&1; then
+    say "browser: installing a C compiler for the E2E netlink shim"
+    apt_install gcc libc6-dev
+  fi
   local e2e="$repo/examples/demo/e2e"
   if [ -f "$e2e/package.json" ]; then
     if [ ! -d "$e2e/node_modules/@playwright/test" ]; then
