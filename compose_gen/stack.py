@@ -276,7 +276,7 @@ def _list_labelled(label: str, value: str | None) -> list[Resource]:
     selector = f"{label}={value}" if value is not None else label
     found: list[Resource] = []
     with _docker_errors("list compose-gen's containers, volumes and networks"):
-        for c in docker.container.list(all=True, filters={"label": selector}):
+        for c in docker.container.list(all=True, filters=[("label", selector)]):
             labels = dict(c.config.labels or {})
             ports = tuple(sorted(
                 f"{binding['HostIp']}:{binding['HostPort']}->{container_port}"
@@ -285,11 +285,11 @@ def _list_labelled(label: str, value: str | None) -> list[Resource]:
             found.append(Resource("container", c.name,
                                   labels.get("com.docker.compose.project", ""),
                                   labels.get(label, ""), labels, c.state.status, ports))
-        for v in docker.volume.list(filters={"label": selector}):
+        for v in docker.volume.list(filters=[("label", selector)]):
             labels = dict(v.labels or {})
             found.append(Resource("volume", v.name, labels.get("com.docker.compose.project", ""),
                                   labels.get(label, ""), labels))
-        for n in docker.network.list(filters={"label": selector}):
+        for n in docker.network.list(filters=[("label", selector)]):
             labels = dict(n.labels or {})
             found.append(Resource("network", n.name,
                                   labels.get("com.docker.compose.project", ""),
