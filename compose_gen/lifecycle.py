@@ -10,10 +10,9 @@ import contextlib
 import glob
 import logging
 import os
-import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,13 +106,9 @@ def _any_block(config: Config) -> PortBlock:
     return block_for_slot(0, config.ports)
 
 
-def _base_uses(config: Config, env: object) -> bool:
-    names = set(env)  # type: ignore[call-overload]
-    for path in config.compose_paths:
-        text = path.read_text(encoding="utf-8")
-        if names & set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text)):
-            return True
-    return False
+def _base_uses(config: Config, env: Mapping[str, str]) -> bool:
+    return any(set(env) & stack.referenced_variables(path.read_text(encoding="utf-8"))
+               for path in config.compose_paths)
 
 
 # --- up ------------------------------------------------------------------------------------

@@ -88,6 +88,11 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else text
 
 
+def referenced_variables(text: str) -> set[str]:
+    """Variables a compose file interpolates (${NAME}, $NAME)."""
+    return set(_VAR_RE.findall(text))
+
+
 # --- versions -------------------------------------------------------------------------------
 
 def compose_version() -> tuple[int, ...]:
@@ -131,7 +136,7 @@ def read_compose_config(spec: ComposeFiles, interpolation: dict[str, str]) -> di
         except OSError as err:
             raise ComposeCommandError(f"cannot read compose file {path}: {err.strerror}") from err
         digest.update(f"{path}\0{text}\0".encode())
-        for name in sorted(set(_VAR_RE.findall(text))):
+        for name in sorted(referenced_variables(text)):
             value = interpolation.get(name, os.environ.get(name, ""))
             digest.update(f"{name}={value}\0".encode())
     for env_file in spec.env_files:
