@@ -101,8 +101,9 @@ def test_shared_backend_with_four_playwright_workers_fails_on_counts(
     # And they are the exact-count assertions: the workers saw each other's exams and uploads.
     on_counts = [c for c in failed if "count: " in c.message]
     assert len(on_counts) >= 0.75 * len(failed), summary
-    assert any("exams" in c.message for c in on_counts), summary
-    assert any("uploads" in c.message for c in on_counts), summary
+    # Exams are counted by most tests, so some of those always collide; whether an upload
+    # test also overlaps another worker's uploads depends on timing, so it is not required.
+    assert any("count: exams" in c.message for c in on_counts), summary
 
 
 def test_a_replaced_worker_keeps_its_parallel_index_and_stack_worker(
