@@ -70,9 +70,10 @@ def _docker_errors(what: str, hint: str | None = None) -> Iterator[None]:
 
 
 def _daemon_unreachable(stderr: str) -> bool:
+    # Not "dial tcp": a failed image pull says that too, with a running daemon.
     return any(text in stderr for text in (
         "Cannot connect to the Docker daemon", "error during connect",
-        "Is the docker daemon running", "dial unix", "dial tcp"))
+        "Is the docker daemon running"))
 
 
 def _docker_host_hint() -> str:

@@ -4,10 +4,12 @@
 #      (built offline), Chromium and the Playwright packages;
 #   2. installs compose-gen into .venv;
 #   3. ruff, then the unit tests, the integration tests (real Docker, real PostgreSQL) and the
-#      end-to-end tests, independent suites in parallel with pytest-xdist.
+#      end-to-end tests, independent suites in parallel with pytest-xdist;
+#   4. the flake proofs: the E2E suite (4 workers) and the demo backend's suites, each over
+#      PROVE_RUNS=5 consecutive runs with `compose-gen prove`, proof files under results/.
 # COMPOSE_GEN_REQUIRE_DOCKER=1 is set: a Docker test that cannot run fails instead of skipping.
 #
-# Usage: scripts/test.sh [extra pytest args]
+# Usage: scripts/test.sh [pytest args]   (with args: only that pytest run, no proofs)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/dev_env.sh"
 "$repo/scripts/ci/provision.sh" browser
@@ -23,4 +25,14 @@ echo "== ruff"
 ruff check .
 echo "== pytest (unit, integration, e2e)"
 pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup "$@"
+if [ "$#" -eq 0 ]; then
+  # The flake proofs (compose-gen prove): N consecutive runs, 0 flaky, proof files kept as
+  # artifacts in results/ (proof_run<i>.txt, report.{md,json,html}).
+  export PROVE_RUNS=${PROVE_RUNS:-5}
+  echo "== proof: the E2E suite, $PROVE_RUNS runs at $E2E_WORKERS workers"
+  E2E_PROVE_RUNS=$PROVE_RUNS E2E_RESULTS_DIR="$repo/results/e2e" \
+    "$repo/scripts/e2e_parallel.sh" "ci-e2e-proof-$$"
+  echo "== proof: the demo backend's suites, $PROVE_RUNS runs"
+  PROVE_RESULTS_DIR="$repo/results/backend" "$repo/scripts/prove_backend.sh" "ci-backend-proof-$$"
+fi
 echo "== done in $((SECONDS - started)) s"
