@@ -257,8 +257,14 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
             continue
         if seeded or worker.database not in existing:
             timings.append(database.clone(url, template, worker.database))
+    # Fewer workers than the last `up`: drop the databases only that `up` recorded.
+    wanted = {worker.database for worker in plan.workers}
+    surplus = [name for name in rendered.lease.databases if name not in wanted]
+    if surplus:
+        database.drop(url, surplus)
     progress(f"starting {', '.join(plan.start_services) or 'nothing else'}")
-    stack.up(spec, plan.start_services, timeout=_remaining(deadline))
+    # remove_orphans: worker copies of a previous `up` with more workers are no longer defined.
+    stack.up(spec, plan.start_services, timeout=_remaining(deadline), remove_orphans=True)
     return UpResult(rendered, template, seeded, tuple(timings))
 
 

@@ -201,14 +201,16 @@ def build(spec: ComposeFiles, services: Sequence[str]) -> None:
         _docker(spec).compose.build(list(services), quiet=True)
 
 
-def up(spec: ComposeFiles, services: Sequence[str], *, timeout: float) -> None:
+def up(spec: ComposeFiles, services: Sequence[str], *, timeout: float,
+       remove_orphans: bool = False) -> None:
     """`compose up --detach --wait` for services (not their profile-disabled bases)."""
     if not services:
         return
     with _docker_errors(f"start {', '.join(services)}",
                         hint=f"inspect with: {quote_command(files_args(spec))} logs"):
         _docker(spec).compose.up(list(services), detach=True, wait=True, quiet=True,
-                                 wait_timeout=max(1, int(timeout)), pull="missing")
+                                 wait_timeout=max(1, int(timeout)), pull="missing",
+                                 remove_orphans=remove_orphans)
 
 
 def run_once(spec: ComposeFiles, service: str, command: Sequence[str],
