@@ -311,10 +311,12 @@ def remove_resources(resources: Sequence[Resource]) -> None:
 
     docker = _docker()
     order = {"container": 0, "network": 1, "volume": 2}
+    anonymous: list[str] = []
     for res in sorted(resources, key=lambda r: order[r.kind]):
         with _docker_errors(f"remove {res.kind} {res.name}"):
             try:
                 if res.kind == "container":
+                    anonymous += _anonymous_volumes(docker, res.name)
                     docker.container.remove(res.name, force=True, volumes=True)
                 elif res.kind == "network":
                     docker.network.remove(res.name)
@@ -323,3 +325,28 @@ def remove_resources(resources: Sequence[Resource]) -> None:
             except DockerException as err:
                 if "No such" not in (err.stderr or "") and "not found" not in (err.stderr or ""):
                     raise
+    # When Compose recreates a container it hands the old one's anonymous volumes (an image's
+    # VOLUME, e.g. redis's /data) to the new one as mounts by name, so `rm -v` keeps them.
+    # They were made for our container: remove them unless something else still uses them.
+    for name in anonymous:
+        with contextlib.suppress(DockerException):
+            docker.volume.remove(name)
+
+
+_ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _anonymous_volumes(docker: Any, container: str) -> list[str]:
+    """Volumes of the container with Docker's generated names (and no labels of their own)."""
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        mounts = docker.container.inspect(container).mounts or []
+    except DockerException:
+        return []
+    names = [m.name for m in mounts
+             if m.type == "volume" and m.name and _ANONYMOUS_VOLUME.match(m.name)]
+    try:
+        return [name for name in names if not docker.volume.inspect(name).labels]
+    except DockerException:
+        return []

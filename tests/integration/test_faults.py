@@ -270,3 +270,31 @@ def test_a_lease_registry_damaged_under_a_running_stack_is_recovered_with_a_warn
     assert not task.dir.exists()
     aside = list(registry.parent.glob("leases.json.corrupt-*"))
     assert aside, "the damaged registry was not kept for inspection"
+
+
+@pytest.mark.xdist_group("stack-faults")
+def test_a_stack_recreated_on_a_new_block_leaves_no_anonymous_volume_after_down(
+        tmp_path: Path, unique_task_id: str, tasks: TaskTracker) -> None:
+    # redis's image declares VOLUME /data. When the lease is lost, the next `up` moves the task
+    # to a new block and Compose recreates the containers, handing the old anonymous volume to
+    # the new container by name, where `docker rm -v` no longer removes it.
+    from tests.integration.helpers import copy_example
+
+    project = copy_example("minimal", tmp_path / "minimal")
+    task = tasks.add(project, unique_task_id)
+    before = set(docker("volume", "ls", "-q").split())
+    assert task.up("--workers", "1") == 0
+    first_port = task.env()["REDIS_PORT"]
+    registry_file().unlink()
+    assert task.up("--workers", "1") == 0
+    redis = container_of(task.task_id, "redis")
+    anonymous = [m["Name"] for m in redis["Mounts"] if m["Type"] == "volume"
+                 and re.fullmatch(r"[0-9a-f]{64}", m["Name"])]
+    assert anonymous, "the test needs a service with an anonymous volume (redis's /data)"
+
+    assert task.down() == 0
+
+    assert labelled(task.task_id) == NOTHING
+    left = set(docker("volume", "ls", "-q").split()) - before
+    assert not set(anonymous) & left, f"anonymous volumes left after down: {left}"
+    assert first_port  # the first up really ran on a block of its own
