@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from tests.integration.helpers import (
     docker,
     host_bindings,
     labelled,
-    local_images,
     query,
     service_container_exists,
     start_cli,
@@ -40,21 +38,6 @@ NOTHING = {"containers": [], "volumes": [], "networks": []}
 TASK_COUNT = 8
 SERVICE_LABEL = "com.docker.compose.service"
 PROJECT_LABEL = "com.docker.compose.project"
-
-
-@pytest.fixture(autouse=True)
-def _local_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in local_images().items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def tasks() -> Iterator[TaskTracker]:
-    tracker = TaskTracker()
-    try:
-        yield tracker
-    finally:
-        tracker.tear_down()
 
 
 def leases() -> dict[str, dict[str, Any]]:

@@ -32,28 +32,12 @@ from tests.integration.helpers import (
     docker,
     host_bindings,
     labelled,
-    local_images,
     query,
 )
 
 pytestmark = pytest.mark.docker
 
 NOTHING = {"containers": [], "volumes": [], "networks": []}
-
-
-@pytest.fixture(autouse=True)
-def _local_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in local_images().items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def tasks() -> Iterator[TaskTracker]:
-    tracker = TaskTracker()
-    try:
-        yield tracker
-    finally:
-        tracker.tear_down()
 
 
 def registry_file() -> Path:

@@ -22,7 +22,6 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,21 +48,6 @@ pytestmark = pytest.mark.docker
 NOTHING = {"containers": [], "volumes": [], "networks": []}
 SHELL_SYNTAX_IDS = ["x;touch${IFS}pwned", "$(touch pwned)", "`touch pwned`", "x|touch pwned",
                     "x&&touch pwned", "x\ntouch pwned", "x'$(touch pwned)'", "x>pwned"]
-
-
-@pytest.fixture(autouse=True)
-def _local_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in local_images().items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def tasks() -> Iterator[TaskTracker]:
-    tracker = TaskTracker()
-    try:
-        yield tracker
-    finally:
-        tracker.tear_down()
 
 
 def task_dir(project: Path, task_id: str) -> Path:

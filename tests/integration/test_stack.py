@@ -50,21 +50,6 @@ pytestmark = pytest.mark.docker
 SEED_TITLES = {"Algebra I — midterm", "Organic Chemistry — final", "World History — quiz"}
 
 
-@pytest.fixture(autouse=True)
-def _local_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in local_images().items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def tasks() -> Iterator[TaskTracker]:
-    tracker = TaskTracker()
-    try:
-        yield tracker
-    finally:
-        tracker.tear_down()
-
-
 @pytest.fixture
 def demo_project(tmp_path: Path) -> Path:
     return copy_example("demo", tmp_path / "demo")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from tests.integration.helpers import (
     cli,
     copy_example,
     labelled,
-    local_images,
     nothing_labelled,
     service_container_exists,
     signal_group,
@@ -31,21 +29,6 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.docker
 
 NOTHING = {"containers": [], "volumes": [], "networks": []}
-
-
-@pytest.fixture(autouse=True)
-def _local_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in local_images().items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def tasks() -> Iterator[TaskTracker]:
-    tracker = TaskTracker()
-    try:
-        yield tracker
-    finally:
-        tracker.tear_down()
 
 
 @pytest.fixture
