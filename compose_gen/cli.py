@@ -33,9 +33,9 @@ class _State:
         return load_config(self.project_dir, config_file=self.config_file)
 
     def task(self, config, task_id: str | None):  # noqa: ANN001, ANN201
-        from compose_gen.task import detect_task_id, make_task
+        from compose_gen.task import discover_task_id, make_task
 
-        return make_task(detect_task_id(task_id), config)
+        return make_task(discover_task_id(task_id).id, config)
 
 
 task_option = click.option(
@@ -230,12 +230,10 @@ def status(task_id: str | None, as_json: bool) -> None:
     Needs no config: stacks are found by their `dev.compose-gen.task` label.
     """
     from compose_gen.lifecycle import stacks
-    from compose_gen.task import TASK_ID_ENV, task_id_from_path, validate_task_id
+    from compose_gen.task import find_task_id
 
-    wanted = task_id or os.environ.get(TASK_ID_ENV) or task_id_from_path(Path.cwd())
-    if wanted is not None:
-        validate_task_id(wanted)
-    _print_stacks(stacks(wanted), as_json)
+    found = find_task_id(task_id or None)
+    _print_stacks(stacks(found.id if found else None), as_json)
 
 
 @cli.command(name="ls")
@@ -389,9 +387,9 @@ def prove(state: _State, runs: int, out_dir: Path | None, task_id: str | None,
 def _optional_task(state: _State, task_id: str | None):  # noqa: ANN202
     """The task when one is given or detected, else None (prove works without a task)."""
     from compose_gen.errors import ConfigError
-    from compose_gen.task import TASK_ID_ENV, task_id_from_path
+    from compose_gen.task import find_task_id
 
-    if task_id is None and not os.environ.get(TASK_ID_ENV) and not task_id_from_path(Path.cwd()):
+    if find_task_id(task_id, validate=False) is None:
         return None
     try:
         config = state.config()

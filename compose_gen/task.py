@@ -7,8 +7,10 @@ share a slug: the slug carries a short hash of the raw ID.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,20 +91,70 @@ def make_task(task_id: str, config: Config) -> TaskSpec:
     )
 
 
-def detect_task_id(explicit: str | None, *, cwd: Path | None = None,
-                   environ: dict[str, str] | None = None) -> str:
-    """--task-id, else $ZENFLOW_TASK_ID, else the <id> of a cwd in .zenflow/worktrees/<id>/."""
-    if explicit is not None:
-        return explicit
+class TaskIdSource(enum.Enum):
+    """Where a task ID came from, in the order they are tried."""
+
+    OPTION = "option"  # --task-id (the CLI) or --compose-gen-task (the pytest plugin)
+    ENV = "env"  # $ZENFLOW_TASK_ID
+    WORKTREE = "worktree"  # the <id> of a .zenflow/worktrees/<id>/ around the directory
+
+
+@dataclass(frozen=True)
+class FoundTaskId:
+    id: str
+    source: TaskIdSource
+
+    def describe(self, option: str = "--task-id") -> str:
+        """How people name the source in a message: the option, `$ZENFLOW_TASK_ID`, or the path."""
+        return {TaskIdSource.OPTION: option, TaskIdSource.ENV: f"${TASK_ID_ENV}",
+                TaskIdSource.WORKTREE: "/".join(WORKTREES_DIR) + "/<id>/"}[self.source]
+
+
+def find_task_id(explicit: str | None = None, *, cwd: Path | None = None,
+                 environ: Mapping[str, str] | None = None,
+                 validate: bool = True) -> FoundTaskId | None:
+    """The one task-ID discovery: the option, else $ZENFLOW_TASK_ID, else the worktree path.
+
+    None when there is no task at all. With `validate`, a found ID that is not a valid task ID
+    raises InvalidTaskIdError naming where it came from. An explicit empty ID is a mistake to
+    report, not a request for the fallbacks. Every caller (CLI, pytest plugin, the Zenflow
+    hooks through `compose-gen zenflow setup`) uses this function.
+    """
     env = os.environ if environ is None else environ
-    if env.get(TASK_ID_ENV):
-        return env[TASK_ID_ENV]
-    from_path = task_id_from_path(cwd or Path.cwd())
-    if from_path:
-        return from_path
-    raise UsageError(
-        "no task ID given",
-        hint=f"pass --task-id ID, set ${TASK_ID_ENV}, or run inside .zenflow/worktrees/<id>/")
+    if explicit is not None:
+        found = FoundTaskId(explicit, TaskIdSource.OPTION)
+    elif env.get(TASK_ID_ENV):
+        found = FoundTaskId(env[TASK_ID_ENV], TaskIdSource.ENV)
+    else:
+        from_path = task_id_from_path(cwd or Path.cwd())
+        if not from_path:
+            return None
+        found = FoundTaskId(from_path, TaskIdSource.WORKTREE)
+    if validate:
+        try:
+            validate_task_id(found.id)
+        except InvalidTaskIdError as err:
+            raise InvalidTaskIdError(f"{err.message} (from {found.describe()})",
+                                     hint=err.hint) from None
+    return found
+
+
+def discover_task_id(explicit: str | None = None, *, cwd: Path | None = None,
+                     environ: Mapping[str, str] | None = None,
+                     validate: bool = True) -> FoundTaskId:
+    """find_task_id, or a UsageError saying the three ways to give one."""
+    found = find_task_id(explicit, cwd=cwd, environ=environ, validate=validate)
+    if found is None:
+        raise UsageError(
+            "no task ID given",
+            hint=f"pass --task-id ID, set ${TASK_ID_ENV}, or run inside .zenflow/worktrees/<id>/")
+    return found
+
+
+def detect_task_id(explicit: str | None, *, cwd: Path | None = None,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """The ID discover_task_id finds, unvalidated (make_task validates it where it is used)."""
+    return discover_task_id(explicit, cwd=cwd, environ=environ, validate=False).id
 
 
 def task_id_from_path(path: Path) -> str | None:

@@ -17,7 +17,11 @@ from compose_gen.config import Config
 from compose_gen.errors import InvalidTaskIdError, UsageError
 from compose_gen.task import (
     MAX_TASK_ID_LENGTH,
+    FoundTaskId,
+    TaskIdSource,
     detect_task_id,
+    discover_task_id,
+    find_task_id,
     make_task,
     slugify,
     task_id_from_path,
@@ -213,6 +217,31 @@ def test_no_id_anywhere_asks_for_task_id(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no task ID given") as info:
         detect_task_id(None, cwd=tmp_path, environ={})
     assert "--task-id" in str(info.value)
+
+
+def test_discovery_says_where_the_id_came_from(tmp_path: Path) -> None:
+    inside = tmp_path / ".zenflow" / "worktrees" / "from-dir" / "src"
+    env = {"ZENFLOW_TASK_ID": "from-env"}
+    assert discover_task_id("opt", cwd=inside, environ=env) == \
+        FoundTaskId("opt", TaskIdSource.OPTION)
+    assert discover_task_id(None, cwd=inside, environ=env) == \
+        FoundTaskId("from-env", TaskIdSource.ENV)
+    found = discover_task_id(None, cwd=inside, environ={})
+    assert found == FoundTaskId("from-dir", TaskIdSource.WORKTREE)
+    assert found.describe() == ".zenflow/worktrees/<id>/"
+    assert FoundTaskId("x", TaskIdSource.OPTION).describe("--compose-gen-task") == \
+        "--compose-gen-task"
+    assert find_task_id(None, cwd=tmp_path, environ={"ZENFLOW_TASK_ID": ""}) is None
+
+
+def test_discovery_validates_and_names_the_source(tmp_path: Path) -> None:
+    with pytest.raises(InvalidTaskIdError, match=r"contains '\.\.'.*from \$ZENFLOW_TASK_ID"):
+        find_task_id(None, cwd=tmp_path, environ={"ZENFLOW_TASK_ID": "a..b"})
+    with pytest.raises(InvalidTaskIdError, match="task ID is empty.*from --task-id"):
+        discover_task_id("", cwd=tmp_path, environ={})
+    # validate=False hands the raw ID on (the plugin decides first whether it is its task).
+    assert find_task_id(None, cwd=tmp_path, environ={"ZENFLOW_TASK_ID": "a..b"},
+                        validate=False) == FoundTaskId("a..b", TaskIdSource.ENV)
 
 
 def _detected_by_cli(capsys: pytest.CaptureFixture, *args: str) -> str:
