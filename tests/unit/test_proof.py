@@ -1,4 +1,6 @@
-"""`compose_gen.proof`: flake proofs over real subprocesses (small suites in tests/fixtures)."""
+"""`compose_gen.proof.prove` end to end: flake proofs over real subprocesses (small suites in
+tests/fixtures/flaky_suite). The pure parts have their own files: test_proof_invocation,
+test_proof_junit, test_proof_judge, test_proof_report."""
 
 from __future__ import annotations
 
@@ -12,16 +14,7 @@ from pathlib import Path
 import pytest
 
 from compose_gen.errors import ExitCode, Interrupted, UsageError
-from compose_gen.proof import (
-    Outcome,
-    RunnerKind,
-    Verdict,
-    classify,
-    flake_history,
-    plan_invocation,
-    prove,
-    pytest_node_id,
-)
+from compose_gen.proof import Outcome, Verdict, flake_history, prove
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "flaky_suite"
 # The outer test run's options must not leak into the suites run under proof; no plugin
@@ -270,88 +263,3 @@ def test_flake_history_ranks_tests_by_the_share_of_flaky_proofs(
         ("suite_flaky.py::test_every_second_run_fails", 2, 1)]
     assert records[0].rate == 0.5
     assert flake_history(tmp_path / "nowhere") == []
-
-
-@pytest.mark.parametrize(
-    ("command", "argv", "env_keys"),
-    [
-        (["pytest", "-x"], ["pytest", "--junitxml=/o/j.xml", "-x"], []),
-        ([".venv/bin/pytest"], [".venv/bin/pytest", "--junitxml=/o/j.xml"], []),
-        (["python3", "-m", "pytest", "tests"],
-         ["python3", "-m", "pytest", "--junitxml=/o/j.xml", "tests"], []),
-        (["uv", "run", "pytest"], ["uv", "run", "pytest", "--junitxml=/o/j.xml"], []),
-        (["npx", "playwright", "test"], ["npx", "playwright", "test", "--reporter=list,junit"],
-         ["PLAYWRIGHT_JUNIT_INCLUDE_RETRIES", "PLAYWRIGHT_JUNIT_OUTPUT_FILE",
-          "PLAYWRIGHT_JUNIT_OUTPUT_NAME"]),
-        (["npx", "playwright", "test", "--reporter", "html"],
-         ["npx", "playwright", "test", "--reporter", "html,junit"],
-         ["PLAYWRIGHT_JUNIT_INCLUDE_RETRIES", "PLAYWRIGHT_JUNIT_OUTPUT_FILE",
-          "PLAYWRIGHT_JUNIT_OUTPUT_NAME"]),
-        (["playwright", "test", "--reporter=junit,line"],
-         ["playwright", "test", "--reporter=junit,line"],
-         ["PLAYWRIGHT_JUNIT_INCLUDE_RETRIES", "PLAYWRIGHT_JUNIT_OUTPUT_FILE",
-          "PLAYWRIGHT_JUNIT_OUTPUT_NAME"]),
-        (["python", "manage.py", "test"], ["python", "manage.py", "test"], []),
-        (["make", "test"], ["make", "test"], []),
-    ],
-    ids=["pytest", "venv-pytest", "python-m-pytest", "uv-run-pytest", "npx-playwright",
-         "playwright-own-reporter", "playwright-already-junit", "other-python", "make"],
-)
-def test_plan_invocation_asks_known_runners_for_junit(
-        command: list[str], argv: list[str], env_keys: list[str]) -> None:
-    plan = plan_invocation(command, junit_file=Path("/o/j.xml"), cwd=Path("/w"))
-    assert list(plan.argv) == argv
-    assert sorted(plan.env) == env_keys
-
-
-def test_plan_invocation_reads_the_users_own_junitxml() -> None:
-    plan = plan_invocation(["pytest", "--junitxml", "out/results.xml"],
-                           junit_file=Path("/o/j.xml"), cwd=Path("/w"))
-    assert plan.argv == ("pytest", "--junitxml", "out/results.xml")
-    assert plan.junit_path == Path("/w/out/results.xml") and not plan.owns_junit_path
-    assert plan.kind is RunnerKind.PYTEST
-
-
-@pytest.mark.parametrize(
-    ("classname", "name", "file", "expected"),
-    [
-        ("tests.test_x.TestY", "test_z[a.b]", None, "tests/test_x.py::TestY::test_z[a.b]"),
-        ("tests.test_x", "test_z", None, "tests/test_x.py::test_z"),
-        ("tests.test_x.TestY.TestNested", "test_z", None,
-         "tests/test_x.py::TestY::TestNested::test_z"),
-        ("tests.test_x.TestY", "test_z", "tests/test_x.py", "tests/test_x.py::TestY::test_z"),
-        ("", "tests.test_broken", None, "tests/test_broken.py"),
-    ],
-    ids=["class-and-param", "function", "nested-class", "xunit1-file", "collection-error"],
-)
-def test_pytest_node_id_from_junit_names(classname: str, name: str, file: str | None,
-                                         expected: str) -> None:
-    assert pytest_node_id(classname, name, file=file)[0] == expected
-
-
-def test_pytest_node_id_prefers_a_module_that_exists(tmp_path: Path) -> None:
-    (tmp_path / "checks").mkdir()
-    (tmp_path / "checks" / "Test_Upper.py").write_text("")
-    node_id, suite = pytest_node_id("checks.Test_Upper", "test_a", root_dir=tmp_path)
-    assert (node_id, suite) == ("checks/Test_Upper.py::test_a", "checks/Test_Upper.py")
-
-
-P, F, K, S = Outcome.PASSED, Outcome.FAILED, Outcome.FLAKY, Outcome.SKIPPED
-
-
-@pytest.mark.parametrize(
-    ("outcomes", "verdict"),
-    [
-        ((P, P, P), Verdict.STABLE),
-        ((P, F, P), Verdict.FLAKY),
-        ((P, K, P), Verdict.FLAKY),
-        ((F, F), Verdict.FAILING),
-        ((F, None, S), Verdict.FAILING),
-        ((P, None, S), Verdict.STABLE),
-        ((S, S), Verdict.SKIPPED),
-    ],
-    ids=["all-passed", "pass-fail-pass", "retry-in-one-run", "all-failed",
-         "failed-where-it-ran", "passed-where-it-ran", "never-ran"],
-)
-def test_classify(outcomes: tuple[Outcome | None, ...], verdict: Verdict) -> None:
-    assert classify(outcomes) is verdict
