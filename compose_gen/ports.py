@@ -2,8 +2,9 @@
 
 port = range_start + slot * block_size + index. The slot starts at sha256(task_id) mod slots
 (the same task prefers the same ports) and probes forward past slots that another task has
-leased or that have any port bound on this host. Hashing alone collides (about half of all
-pairs at 35 tasks over 900 slots); the lease registry makes blocks disjoint.
+leased or that have a port Docker could not bind on this host (a listener; connections in
+TIME_WAIT do not count). Hashing alone collides (about half of all pairs at 35 tasks over 900
+slots); the lease registry makes blocks disjoint.
 """
 
 from __future__ import annotations
@@ -68,8 +69,12 @@ def find_free_block(task_id: str, ports: PortsConfig, taken: Iterable[int],
     return None
 
 
-# Each address family is probed separately, without SO_REUSEADDR: a listener bound only to
-# ::1 or only to 127.0.0.1 must count as "in use" (most peer tools only try 0.0.0.0).
+# Probe the way Docker binds a published port: its proxy listens with SO_REUSEADDR (Go sets it
+# on every listener), so a port whose only sockets are connections in TIME_WAIT (left by the
+# task's own previous stack) is free for Docker and must be free here, or a re-`up` moves the
+# task's block (issue 10 item 9). A listener still blocks a SO_REUSEADDR bind on Linux. Each
+# address family is probed separately: a listener bound only to ::1 or only to 127.0.0.1 must
+# count as "in use" (most peer tools only try 0.0.0.0).
 _PROBES = (
     (socket.AF_INET, "127.0.0.1"),
     (socket.AF_INET, "0.0.0.0"),
@@ -80,6 +85,7 @@ _UNSUPPORTED = {errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT}
 
 
 def port_in_use(port: int) -> bool:
+    """True if Docker could not publish `port` on this host right now (something listens)."""
     for family, address in _PROBES:
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -88,6 +94,7 @@ def port_in_use(port: int) -> bool:
                 continue
             raise
         with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,6 +173,62 @@ def test_a_listener_on_any_address_makes_the_port_in_use(
         assert moved is not None and moved.slot != block.slot
         assert port not in moved.ports
 
+    assert not port_in_use(port)
+
+
+def _in_time_wait(port: int) -> bool:
+    """Whether the kernel lists a TCP socket on local `port` in TIME_WAIT (state 06)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            for line in fh.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if int(local.rsplit(":", 1)[1], 16) == port and state == "06":
+                    return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's /proc/net/tcp")
+def test_a_port_whose_connection_sits_in_time_wait_is_free_as_docker_sees_it() -> None:
+    task_id, block = free_task_block()
+    port = block.port(1)
+    # Docker's proxy listens with SO_REUSEADDR and closes first when the stack stops: its
+    # side of each connection stays in TIME_WAIT on the published port for a minute.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen()
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    server, _ = listener.accept()
+    server.close()
+    assert client.recv(1) == b""  # the server's FIN arrived
+    client.close()
+    listener.close()
+    deadline = time.monotonic() + 5
+    while not _in_time_wait(port) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _in_time_wait(port)
+    # A plain bind (the probe before issue 10 item 9) fails on it ...
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as plain, \
+            pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))
+
+    # ... but Docker would publish it, so the task keeps its preferred block.
+    assert not port_in_use(port)
+    assert block_is_free(block)
+    assert find_free_block(task_id, PROBE_PORTS, (), block_is_free) == block
+
+
+def test_a_dual_stack_ipv6_listener_makes_the_port_in_use() -> None:
+    if not HAS_IPV6:
+        pytest.skip("no IPv6 on this host")
+    _, block = free_task_block()
+    port = block.port(3)
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("::", port))
+        sock.listen()
+        assert port_in_use(port)
     assert not port_in_use(port)
 
 
