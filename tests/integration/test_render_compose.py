@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from compose_gen.cli import main
-from tests.conftest import EXAMPLES
+from tests._support.paths import EXAMPLES
 
 PRD_TASKS = ("ci-suite-tests-parallele-zenflow-9947", "ci-suite-tests-parallele-zenflow-10947")
 BASE_FIXED_PORTS = {5435, 6385, 8088, 5173}

@@ -32,6 +32,8 @@ from compose_gen import lifecycle, stack
 from compose_gen.config import load_config
 from compose_gen.envfile import read_env_file
 from compose_gen.task import PROJECT_DIR_LABEL, TASK_LABEL, make_task
+from tests._support.compose_model import tree
+from tests._support.toml_text import toml_string
 from tests.integration.helpers import (
     REPO,
     TaskTracker,
@@ -41,7 +43,6 @@ from tests.integration.helpers import (
     labelled,
     local_images,
 )
-from tests.unit.test_fuzz_cli import toml_string, tree
 
 pytestmark = pytest.mark.docker
 

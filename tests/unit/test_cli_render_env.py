@@ -20,7 +20,7 @@ from compose_gen import __version__, stack
 from compose_gen.cli import cli
 from compose_gen.cli import main as cli_main
 from compose_gen.ports import ephemeral_range
-from tests.unit.test_render import minimal_base
+from tests._support.compose_model import minimal_base
 
 TASK = "ci-suite-tests-parallele-zenflow-9947"
 Main = Callable[[list[str]], int]

@@ -20,7 +20,6 @@ values to the real `docker compose config`.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -49,8 +48,9 @@ from compose_gen.task import (
     make_task,
     validate_task_id,
 )
-from tests.conftest import EXAMPLES
-from tests.unit.test_render import minimal_base, yaml_lines
+from tests._support.compose_model import minimal_base, tree
+from tests._support.paths import EXAMPLES
+from tests._support.toml_text import write_toml
 
 Main = Callable[[list[str]], int]
 MAX_WORKERS = 8  # workers.max of examples/minimal (the default)
@@ -208,23 +208,6 @@ def check_env_file(path: Path) -> dict[str, str]:
         if key not in SHELL_MANAGED:
             assert from_sh.get(key) == value, key
     return values
-
-
-def tree(text: str) -> dict[str, Any]:
-    """The override as nested dicts, from its `key: <JSON>` lines and their indentation."""
-    root: dict[str, Any] = {}
-    stack_: list[tuple[int, dict[str, Any]]] = [(-1, root)]
-    for indent, key, value in yaml_lines(text):
-        while stack_[-1][0] >= indent:
-            stack_.pop()
-        parent = stack_[-1][1]
-        assert key not in parent, f"duplicate key {key!r}"
-        if value is None:
-            parent[key] = {}
-            stack_.append((indent, parent[key]))
-        else:
-            parent[key] = value
-    return root
 
 
 _SERVICE_KEYS = {"profiles", "ports", "container_name", "depends_on", "environment", "tmpfs",
@@ -492,41 +475,6 @@ def apply_edit(config: dict[str, Any], key: tuple[str, ...], value: Any) -> None
             target[part] = {}
         target = target[part]
     target[key[-1]] = value
-
-
-def toml_string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return "{" + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
-
-
-def write_toml(path: Path, config: dict[str, Any]) -> None:
-    lines = [f"{toml_string(key)} = {toml_value(value)}" for key, value in config.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def inside_the_project(tasks_dir: str) -> str:

@@ -26,58 +26,11 @@ from compose_gen.config import Config, DatabaseConfig, MediaConfig, WorkersConfi
 from compose_gen.errors import ConfigError, UsageError
 from compose_gen.ports import PortBlock, block_for_slot
 from compose_gen.task import TaskSpec, make_task, slugify
+from tests._support.compose_model import minimal_base, yaml_lines
 
 PRD_TASKS = ("ci-suite-tests-parallele-zenflow-9947", "ci-suite-tests-parallele-zenflow-10947")
 BASE_FIXED_PORTS = {5435, 6385, 8088, 5173}
 PASSWORD = "0123456789abcdef0123456789abcdef"
-
-
-def minimal_base(project_dir: Path) -> dict[str, Any]:
-    """`docker compose config --format json` of examples/minimal (Compose 2.26.1)."""
-    return {
-        "networks": {"default": {"name": "minimal_default", "ipam": {}}},
-        "services": {
-            "backend": {
-                "command": ["python", "-m", "http.server", "8000", "--directory", "/app/media"],
-                "depends_on": {"db": {"condition": "service_healthy", "required": True}},
-                "entrypoint": None,
-                "environment": {"DATABASE_URL": "postgresql://app:app@db:5432/app",
-                                "MEDIA_ROOT": "/app/media"},
-                "image": "python:3.12-slim", "networks": {"default": None},
-                "ports": [{"mode": "ingress", "target": 8000, "published": "8088",
-                           "protocol": "tcp"}],
-                "volumes": [
-                    {"type": "volume", "source": "media", "target": "/app/media", "volume": {}},
-                    {"type": "bind", "source": str(project_dir), "target": "/code",
-                     "read_only": True, "bind": {"create_host_path": True}}],
-            },
-            "db": {
-                "command": None, "entrypoint": None,
-                "environment": {"POSTGRES_DB": "app", "POSTGRES_PASSWORD": "app",
-                                "POSTGRES_USER": "app"},
-                "healthcheck": {"test": ["CMD-SHELL", "pg_isready -U app -d app"],
-                                "interval": "1s", "retries": 30},
-                "image": "postgres:16-alpine", "networks": {"default": None},
-                "ports": [{"mode": "ingress", "target": 5432, "published": "5435",
-                           "protocol": "tcp"}],
-            },
-            "frontend": {
-                "command": ["python", "-m", "http.server", "5173"],
-                "depends_on": {"backend": {"condition": "service_started", "required": True}},
-                "entrypoint": None, "image": "python:3.12-slim",
-                "networks": {"default": None},
-                "ports": [{"mode": "ingress", "target": 5173, "published": "5173",
-                           "protocol": "tcp"}],
-            },
-            "redis": {
-                "command": None, "entrypoint": None, "image": "redis:7-alpine",
-                "networks": {"default": None},
-                "ports": [{"mode": "ingress", "target": 6379, "published": "6385",
-                           "protocol": "tcp"}],
-            },
-        },
-        "volumes": {"media": {"name": "minimal_media"}},
-    }
 
 
 def minimal_config(project_dir: Path, **database: Any) -> Config:
@@ -351,27 +304,6 @@ def test_outside_a_git_repo_nothing_is_written(tmp_path: Path) -> None:
 
 
 # --- hostile values: nothing breaks out of the YAML or dotenv quoting --------------------
-
-_KEY = r'(?:"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_.-]*)'
-_YAML_LINE = re.compile(rf"^( *)({_KEY}):(?: (?:!override |!reset )?(.+))?$")
-
-
-def yaml_lines(text: str) -> list[tuple[int, str, Any]]:
-    """(indent, key, value) for every line; each value must be one JSON (= YAML flow) value.
-
-    A value that escaped its quoting would leave a line that is not `key: <JSON>`.
-    """
-    parsed = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _YAML_LINE.match(line)
-        assert match, f"not a `key: <json>` line: {line!r}"
-        indent, key, value = match.groups()
-        key = json.loads(key) if key.startswith('"') else key
-        parsed.append((len(indent), key, None if value is None else json.loads(value)))
-    return parsed
-
 
 # What .env.task must refuse: a quote, NUL, anything `str.splitlines` breaks on (the reader
 # of `compose-gen env` uses it), and a trailing backslash (Compose reads `\'` as a quote).
