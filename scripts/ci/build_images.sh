@@ -5,6 +5,8 @@
 #   compose-gen-local/postgres:15     behaves like the official postgres image (env, PGDATA, args)
 #   compose-gen-local/python:3        python3 + psycopg 3 + redis client, `python` on PATH
 #   compose-gen-local/redis:7         redis-server in the foreground, all addresses, no protected mode
+#   compose-gen-local/django:5        python:3 + Django 5, Celery, django-environ, psycopg 3.3
+#                                     (for tests/projects/; wheels cached outside the repo)
 #
 # The Dockerfiles and entrypoints live in scripts/ci/images/<name>/. Every image carries a
 # label with a hash of its inputs (the package list for the base; the build context plus the
@@ -45,6 +47,8 @@ derived=(
   "$prefix/postgres:15=postgres"
   "$prefix/python:3=python"
   "$prefix/redis:7=redis"
+  # image=context=parent: built FROM another derived image instead of the base
+  "$prefix/django:5=django=$prefix/python:3"
 )
 label=org.compose-gen.inputs
 
@@ -132,13 +136,47 @@ build_base() {
   rootfs=
 }
 
+# A context with a requirements.txt gets those wheels in wheels/: downloaded once per
+# requirements file with the host's pip and its configured index (no host name here), kept
+# outside the repository, copied into a temporary context for the build.
+wheel_cache=${COMPOSE_GEN_WHEEL_CACHE:-/var/cache/compose-gen-wheels}
+fetch_wheels() {  # requirements file -> prints the directory holding its wheels
+  local req=$1 dir
+  dir=$wheel_cache/$(sha256sum "$req" | cut -c1-16)
+  if [ ! -f "$dir/.complete" ]; then
+    command -v python3 >/dev/null 2>&1 || die "python3 not found (needed to download wheels for $req)"
+    mkdir -p "$dir"
+    say "wheels: downloading $(basename "$(dirname "$req")")'s requirements (log: $log_dir/wheels.log)"
+    # The image's Python: Debian bookworm's 3.11 on x86_64, binary wheels only.
+    python3 -m pip download --disable-pip-version-check --no-deps --only-binary=:all: \
+      --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
+      --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+      --platform manylinux_2_5_x86_64 --platform any \
+      -d "$dir" -r "$req" >"$log_dir/wheels.log" 2>&1 \
+      || { tail -n 20 "$log_dir/wheels.log" >&2; die "pip download for $req failed, see $log_dir/wheels.log"; }
+    touch "$dir/.complete"
+  fi
+  printf '%s\n' "$dir"
+}
+
 # The legacy builder: it takes FROM from the local image store without asking a registry,
 # and the Docker 28 client here has no buildx plugin for BuildKit.
-build_derived() {  # image context want
-  local image=$1 ctx=$here/images/$2 want=$3 logf=$log_dir/build-$2.log
-  DOCKER_BUILDKIT=0 docker build --label "$label=$want" --build-arg "BASE_IMAGE=$base_image" \
-    -t "$image" "$ctx" >"$logf" 2>&1 \
-    || { tail -n 20 "$logf" >&2; die "docker build $image failed, see $logf"; }
+build_derived() {  # image context want [parent image]
+  local image=$1 ctx=$here/images/$2 want=$3 parent=${4:-$base_image} logf=$log_dir/build-$2.log
+  local build_ctx=$ctx staged=
+  if [ -f "$ctx/requirements.txt" ]; then
+    local wheels
+    wheels=$(fetch_wheels "$ctx/requirements.txt")
+    staged=$(mktemp -d /var/tmp/compose-gen-context.XXXXXX)
+    cp -a "$ctx/." "$staged/"
+    mkdir -p "$staged/wheels"
+    cp "$wheels"/*.whl "$staged/wheels/"
+    build_ctx=$staged
+  fi
+  DOCKER_BUILDKIT=0 docker build --label "$label=$want" --build-arg "BASE_IMAGE=$parent" \
+    -t "$image" "$build_ctx" >"$logf" 2>&1 \
+    || { [ -n "$staged" ] && rm -rf "$staged"; tail -n 20 "$logf" >&2; die "docker build $image failed, see $logf"; }
+  [ -z "$staged" ] || rm -rf "$staged"
 }
 
 t_start=$SECONDS
@@ -156,13 +194,14 @@ fi
 base_id=$(docker image inspect -f '{{.Id}}' "$base_image")
 
 for entry in "${derived[@]}"; do
-  image=${entry%%=*} ctx=${entry#*=}
-  want=$(context_inputs "$here/images/$ctx" "$base_id")
+  image=${entry%%=*} ctx=${entry#*=} parent=$base_image
+  case $ctx in *=*) parent=${ctx#*=} ctx=${ctx%%=*} ;; esac
+  want=$(context_inputs "$here/images/$ctx" "$(docker image inspect -f '{{.Id}}' "$parent")")
   if [ "$force" != 1 ] && [ "$(image_label "$image")" = "$want" ]; then
     say "$image: up to date"
   else
     old=$(image_id "$image")
-    build_derived "$image" "$ctx" "$want"
+    build_derived "$image" "$ctx" "$want" "$parent"
     note_replaced "$old" "$image"
     say "$image: built"
   fi
