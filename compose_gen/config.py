@@ -10,6 +10,7 @@ top-level keys (`COMPOSE_GEN_PROJECT_PREFIX=ci`). Unknown keys are errors that n
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import sys
@@ -23,6 +24,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from compose_gen.coerce import (
+    CoercionError,
+    coerce,
+    field_types,
+    is_str_list,
+    is_str_map,
+    parse_text,
+)
 from compose_gen.errors import ConfigError
 
 CONFIG_FILE_NAME = "compose-gen.toml"
@@ -107,6 +116,19 @@ class MediaConfig:
 
 
 @dataclass(frozen=True)
+class NetworksConfig:
+    # Each network of a task gets a subnet leased from this pool (issue 10 item 8). Docker's
+    # default address pools (172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16 in /20s) hold
+    # about 31 networks in all, and N tasks x (workers + 1) networks run them out. 10.199/16
+    # is outside both, and outside the 10.x ranges most often taken by Kubernetes (10.96/12,
+    # 10.244/16) and cloud VPC defaults (10.0/16); leasing also skips any subnet that
+    # overlaps a host route or an existing Docker network. 256 /24s: 85 tasks of 2 workers.
+    pool: str = "10.199.0.0/16"
+    # The prefix length of each leased subnet (/24: 254 addresses per network).
+    prefix: int = 24
+
+
+@dataclass(frozen=True)
 class Config:
     project_dir: Path
     source: Path | None
@@ -117,6 +139,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    networks: NetworksConfig = field(default_factory=NetworksConfig)
 
     @property
     def compose_paths(self) -> tuple[Path, ...]:
@@ -136,6 +159,7 @@ _SECTIONS: dict[str, type] = {
     "database": DatabaseConfig,
     "workers": WorkersConfig,
     "media": MediaConfig,
+    "networks": NetworksConfig,
 }
 _TOP_LEVEL = ("compose_files", "project_prefix", "tasks_dir")
 
@@ -231,46 +255,28 @@ def _parse_section(section: str, values: Mapping[str, Any], where: str) -> Any:
         if key not in fields:
             raise ConfigError(f"{where}: unknown key {f'{section}.{key}'!r}"
                               f"{_did_you_mean(key, fields)}")
-        kwargs[key] = _coerce(f"{section}.{key}", fields[key], value, where)
+        kwargs[key] = _coerce(f"{section}.{key}", field_types(cls)[key], value, where)
     return cls(**kwargs)
 
 
-def _coerce(name: str, fld: dataclasses.Field, value: Any, where: str) -> Any:
-    kind = str(fld.type)
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: '{name}' must be an integer, got {_type_name(value)}")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: '{name}' must be a number, got {_type_name(value)}")
-        return float(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: '{name}' must be true or false, got {_type_name(value)}")
-        return value
-    if kind in ("str", "str | None"):
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: '{name}' must be a string, got {_type_name(value)}")
-        return value
-    if kind == "tuple[str, ...]":
+def _coerce(name: str, hint: Any, value: Any, where: str) -> Any:
+    if is_str_list(hint):
         if isinstance(value, str) and name == "database.seed_command":
             raise ConfigError(f"{where}: '{name}' must be a list of arguments, e.g. "
                               '["python", "seed.py"] (it never goes through a shell)')
         if isinstance(value, str):
             value = [value]
         _expect_str_list(value, name, where)
-        return tuple(value)
-    if kind == "Mapping[str, str]":
-        if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise ConfigError(f"{where}: '{name}' must be a table of strings")
-        return dict(value)
-    raise AssertionError(f"no coercion for {kind}")  # pragma: no cover
+    try:
+        return coerce(value, hint)
+    except CoercionError as err:
+        raise ConfigError(f"{where}: '{name}' must be {err.expected}, "
+                          f"got {_type_name(value)}") from None
 
 
 def _validate(config: Config, where: str) -> None:
     ports, db, workers = config.ports, config.database, config.workers
+    _validate_networks(config.networks, where)
     for name, value in (("ports.range_start", ports.range_start),
                         ("ports.block_size", ports.block_size), ("ports.slots", ports.slots)):
         if value < 1:
@@ -341,6 +347,18 @@ def _validate(config: Config, where: str) -> None:
                           f"{config.media.volume!r}")
 
 
+def _validate_networks(networks: NetworksConfig, where: str) -> None:
+    try:
+        pool = ipaddress.IPv4Network(networks.pool)
+    except ValueError as err:
+        raise ConfigError(f"{where}: 'networks.pool' must be an IPv4 network like "
+                          f"10.199.0.0/16, got {networks.pool!r} ({err})") from None
+    # /29 leaves Docker 5 addresses (gateway + 4 containers): anything smaller is useless.
+    if not pool.prefixlen <= networks.prefix <= 29:
+        raise ConfigError(f"{where}: 'networks.prefix' must be between the pool's own prefix "
+                          f"and 29 ({pool.prefixlen}..29), got {networks.prefix}")
+
+
 def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str],
                          path: Path) -> dict[str, Any]:
     """COMPOSE_GEN_<KEY> / COMPOSE_GEN_<SECTION>_<KEY> override scalar settings."""
@@ -352,42 +370,23 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str],
                 if not isinstance(current, dict):
                     continue  # parse_config reports the wrong type, naming the file
                 table = dict(current)
-                table[fld.name] = _parse_env_value(env, str(fld.type), environ[env])
+                table[fld.name] = _parse_env_value(env, field_types(cls)[fld.name], environ[env])
                 data[section] = table
     for key in _TOP_LEVEL:
         env = f"COMPOSE_GEN_{key}".upper()
         if env in environ:
-            kind = "tuple[str, ...]" if key == "compose_files" else "str"
-            data[key] = _parse_env_value(env, kind, environ[env])
+            data[key] = _parse_env_value(env, field_types(Config)[key], environ[env])
     return data
 
 
-def _parse_env_value(env: str, kind: str, raw: str) -> Any:
-    if kind == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"${env} must be an integer, got {raw!r}") from None
-    if kind == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"${env} must be a number, got {raw!r}") from None
-    if kind == "bool":
-        lowered = raw.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"${env} must be true or false, got {raw!r}")
-    if kind == "tuple[str, ...]":
-        return [part.strip() for part in raw.split(",") if part.strip()]
-    if kind == "Mapping[str, str]":
-        pairs = [p.split("=", 1) for p in raw.split(",") if p]
-        if not all(len(p) == 2 for p in pairs):
-            raise ConfigError(f"${env} must look like service=ENV_NAME,service2=ENV_NAME2")
-        return dict(pairs)
-    return raw
+def _parse_env_value(env: str, hint: Any, raw: str) -> Any:
+    try:
+        return parse_text(raw, hint)
+    except CoercionError as err:
+        if is_str_map(hint):
+            raise ConfigError(f"${env} must look like service=ENV_NAME,service2=ENV_NAME2") \
+                from None
+        raise ConfigError(f"${env} must be {err.expected}, got {raw!r}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
