@@ -1,24 +1,36 @@
 """Shared fixtures: every path compose-gen writes goes to tmp_path; Docker is real or absent.
 
-Tests that need a Docker engine live in tests/integration or tests/e2e (whose conftest
-requests the `docker_engine` fixture for every test). Locally they skip when no engine
-answers; with COMPOSE_GEN_REQUIRE_DOCKER=1 (CI) a missing engine is a failure, never a
-silent skip.
+Tests that need a Docker engine live in tests/integration or tests/e2e: every test there gets
+the `docker` marker from `pytest_collection_modifyitems` below (so `-m "not docker"` selects
+the rest), and their conftest requests the `docker_engine` fixture for every test. Locally
+they skip when no engine answers; with COMPOSE_GEN_REQUIRE_DOCKER=1 (CI) a missing engine is
+a failure, never a silent skip (tests/_support/docker.py). Helpers shared by test modules
+live in tests/_support.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-REQUIRE_DOCKER_ENV = "COMPOSE_GEN_REQUIRE_DOCKER"
+from tests._support.docker import REQUIRE_DOCKER_ENV, compose_problem, docker_problem, skip_or_fail
+from tests._support.paths import EXAMPLES
+
+# Everything under these folders of tests/ needs a real Docker engine.
+DOCKER_DIRS = ("integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration and tests/e2e `docker`, by where it lives."""
+    here = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
+        if parts[:1] and parts[0] in DOCKER_DIRS:
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(autouse=True)
@@ -34,51 +46,20 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory,
     return state
 
 
-def _docker_problem() -> str | None:
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    try:
-        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return "docker info timed out"
-    if info.returncode != 0:
-        return f"no Docker engine answers: {info.stderr.strip().splitlines()[-1:]}"
-    compose = subprocess.run(["docker", "compose", "version", "--short"],
-                             capture_output=True, text=True, timeout=20)
-    if compose.returncode != 0:
-        return "the Compose v2 plugin is missing"
-    return None
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    problem = _docker_problem()
-    if problem is None:
-        return
-    if os.environ.get(REQUIRE_DOCKER_ENV) == "1":
-        pytest.fail(f"{REQUIRE_DOCKER_ENV}=1 but {problem}; run scripts/ci/provision.sh")
-    pytest.skip(f"{problem} (run scripts/ci/provision.sh, or set {REQUIRE_DOCKER_ENV}=1 to "
-                "make this a failure)")
-
-
-def _compose_problem() -> str | None:
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    compose = subprocess.run(["docker", "compose", "version", "--short"],
-                             capture_output=True, text=True, timeout=20)
-    return None if compose.returncode == 0 else "the Compose v2 plugin is missing"
+    """A Docker engine with the Compose v2 plugin (else skip, or fail when required)."""
+    problem = docker_problem()
+    if problem is not None:
+        skip_or_fail(problem)
 
 
 @pytest.fixture(scope="session")
 def compose_cli() -> None:
     """The Compose CLI only (rendering and `config` need no daemon)."""
-    problem = _compose_problem()
-    if problem is None:
-        return
-    if os.environ.get(REQUIRE_DOCKER_ENV) == "1":
-        pytest.fail(f"{REQUIRE_DOCKER_ENV}=1 but {problem}; run scripts/ci/provision.sh")
-    pytest.skip(problem)
+    problem = compose_problem()
+    if problem is not None:
+        skip_or_fail(problem)
 
 
 @pytest.fixture
@@ -89,8 +70,9 @@ def unique_task_id(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def minimal_project(tmp_path: Path) -> Path:
-    """A copy of examples/minimal (PRD-shaped: db 5435, redis 6385, backend 8088, frontend
-    5173, a media volume) in tmp_path, so tests never write into the repository."""
+    """A copy of examples/minimal (the fixed ports a project starts from: db 5435, redis 6385,
+    backend 8088, frontend 5173, and a media volume) in tmp_path, so tests never write into
+    the repository."""
     target = tmp_path / "project"
     shutil.copytree(EXAMPLES / "minimal", target,
                     ignore=shutil.ignore_patterns(".zenflow"))

@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REQUIRE_DOCKER_ENV
+from tests._support.docker import skip_or_fail
 from tests.e2e.helpers import (
-    DEMO,
     E2E_DIR,
+    Stack,
     child_env,
     chromium_path,
-    compose_gen_bin,
     images_missing,
     labelled,
     remove_labelled,
-    run,
 )
-
-
-def _missing_or_fail(problem: str) -> None:
-    if os.environ.get(REQUIRE_DOCKER_ENV) == "1":
-        pytest.fail(f"{REQUIRE_DOCKER_ENV}=1 but {problem}; run scripts/ci/provision.sh")
-    pytest.skip(f"{problem} (run scripts/ci/provision.sh)")
 
 
 def _browser_problem() -> str | None:
@@ -56,34 +47,12 @@ def e2e_ready(docker_engine: None) -> None:
             problem = f"the demo images are missing: {', '.join(missing)} " \
                       "(scripts/ci/build_images.sh)"
     if problem is not None:
-        _missing_or_fail(problem)
+        skip_or_fail(problem)
 
 
 @pytest.fixture(autouse=True)
 def _needs_e2e(e2e_ready: None) -> None:
     """Every E2E test needs the whole tool chain (or fails under CI)."""
-
-
-class Stack:
-    """A demo stack brought up by a fixture, with its own state dir."""
-
-    def __init__(self, task_id: str, workers: int, state_dir: Path) -> None:
-        self.task_id = task_id
-        self.workers = workers
-        self.state_dir = state_dir
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return child_env(self.state_dir, E2E_TASK_ID=self.task_id, **extra)
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = run([compose_gen_bin(), "--project-dir", str(DEMO), *args], self.env())
-        if check:
-            assert proc.returncode == 0, f"compose-gen {' '.join(args)}: {proc.stderr}"
-        return proc
-
-    @property
-    def task_dir(self) -> Path:
-        return DEMO / ".zenflow" / "tasks" / self.task_id
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "examples" / "demo"
+from tests._support.paths import EXAMPLES, REPO
+
+DEMO = EXAMPLES / "demo"
 E2E_DIR = DEMO / "e2e"
 SCRIPT = REPO / "scripts" / "e2e_parallel.sh"
 LOCAL_IMAGES_FILE = REPO / "scripts" / "ci" / "local-images.env"
@@ -181,3 +182,25 @@ def get_json(url: str) -> object:
     status, body = http("GET", url)
     assert status == 200, f"GET {url}: {status} {body[:200]!r}"
     return json.loads(body)
+
+
+class Stack:
+    """A demo stack brought up by a fixture, with its own state dir."""
+
+    def __init__(self, task_id: str, workers: int, state_dir: Path) -> None:
+        self.task_id = task_id
+        self.workers = workers
+        self.state_dir = state_dir
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return child_env(self.state_dir, E2E_TASK_ID=self.task_id, **extra)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = run([compose_gen_bin(), "--project-dir", str(DEMO), *args], self.env())
+        if check:
+            assert proc.returncode == 0, f"compose-gen {' '.join(args)}: {proc.stderr}"
+        return proc
+
+    @property
+    def task_dir(self) -> Path:
+        return DEMO / ".zenflow" / "tasks" / self.task_id

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack
 from tests.e2e.helpers import (
     E2E_DIR,
     SUITE_TESTS,
     Report,
+    Stack,
     get_json,
     http,
     read_junit,

@@ -23,9 +23,8 @@ from typing import Any, TypeVar
 
 from compose_gen.cli import main
 from compose_gen.lifecycle import read_env_file
+from tests._support.paths import EXAMPLES, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
 LOCAL_IMAGES_FILE = REPO / "scripts" / "ci" / "local-images.env"
 TASK_LABEL = "dev.compose-gen.task"
 SERVICE_LABEL = "com.docker.compose.service"

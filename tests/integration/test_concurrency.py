@@ -32,8 +32,6 @@ from tests.integration.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.docker
-
 NOTHING = {"containers": [], "volumes": [], "networks": []}
 TASK_COUNT = 8
 SERVICE_LABEL = "com.docker.compose.service"

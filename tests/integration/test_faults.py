@@ -35,8 +35,6 @@ from tests.integration.helpers import (
     query,
 )
 
-pytestmark = pytest.mark.docker
-
 NOTHING = {"containers": [], "volumes": [], "networks": []}
 
 

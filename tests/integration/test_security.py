@@ -44,8 +44,6 @@ from tests.integration.helpers import (
     local_images,
 )
 
-pytestmark = pytest.mark.docker
-
 NOTHING = {"containers": [], "volumes": [], "networks": []}
 SHELL_SYNTAX_IDS = ["x;touch${IFS}pwned", "$(touch pwned)", "`touch pwned`", "x|touch pwned",
                     "x&&touch pwned", "x\ntouch pwned", "x'$(touch pwned)'", "x>pwned"]

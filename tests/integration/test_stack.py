@@ -45,8 +45,6 @@ from tests.integration.helpers import (
     with_database,
 )
 
-pytestmark = pytest.mark.docker
-
 SEED_TITLES = {"Algebra I — midterm", "Organic Chemistry — final", "World History — quiz"}
 
 

@@ -26,8 +26,6 @@ from tests.integration.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.docker
-
 NOTHING = {"containers": [], "volumes": [], "networks": []}
 
 
