@@ -294,15 +294,50 @@ def zenflow() -> None:
               default=None, help="The repository. Default: the git work tree around the "
                                  "current directory.")
 def zenflow_init(repo: Path | None) -> None:
-    """Install the hooks into .zenflow/hooks/ and point setup_script at the bootstrap hook.
+    """Point Zenflow's setup_script at `compose-gen zenflow setup`.
 
-    Writes or merges .zenflow/settings.json: its other keys are kept, and an existing
-    setup_script still runs, after the hook. Running it again changes nothing.
+    Writes a small stub into the repository's git dir (shared by every worktree; it records
+    this Python) and writes or merges .zenflow/settings.json: its other keys are kept, and an
+    existing setup_script still runs, after ours. Nothing has to be committed before a new
+    worktree bootstraps. Replaces the shell hooks of older versions. Running it again changes
+    nothing.
     """
     from compose_gen.zenflow import describe, init
 
     for line in describe(init(repo)):
         click.echo(line)
+
+
+def _hook_context(state: _State):  # noqa: ANN202
+    from compose_gen.zenflow import hook_context
+
+    return hook_context(state.config, click.echo, _progress)
+
+
+@zenflow.command(name="setup")
+@click.pass_obj
+def zenflow_setup(state: _State) -> int:
+    """Zenflow's setup_script: bring up the stack of the current worktree's task.
+
+    \b
+    The task: $ZENFLOW_TASK_ID, else the <id> of .zenflow/worktrees/<id>/ around here.
+    Renders its files, then runs `up` (unless COMPOSE_GEN_SKIP_UP=1: render only), with
+    the config's default workers and COMPOSE_GEN_UP_TIMEOUT seconds (default 300).
+    On failure one line on stderr, `compose-gen: error: <step> failed (exit N): <why>`, and
+    the step's exit code.
+    """
+    from compose_gen.zenflow import setup
+
+    return int(setup(_hook_context(state)))
+
+
+@zenflow.command(name="teardown")
+@click.pass_obj
+def zenflow_teardown(state: _State) -> int:
+    """`compose-gen down` for the current worktree's task (Zenflow calls nothing on archive)."""
+    from compose_gen.zenflow import teardown
+
+    return int(teardown(_hook_context(state)))
 
 
 @cli.command()

@@ -1,5 +1,5 @@
 """The Zenflow wiring for real: a git repository (the demo app at its root) with
-`compose-gen zenflow init` done and committed, task worktrees made by `git worktree add` in
+`compose-gen zenflow init` done and NOT committed, task worktrees made by `git worktree add` in
 `.zenflow/worktrees/<id>/`, and the setup_script run there the way Zenflow runs it: as a shell
 command in the new worktree, with no task ID in the environment."""
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from compose_gen.envfile import read_env_file
+from compose_gen.zenflow import SETUP_COMMAND
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,7 +47,8 @@ def _run(args: list[str], cwd: Path, env: dict[str, str], **kwargs) -> subproces
 
 @pytest.fixture
 def repo(tmp_path: Path, env: dict[str, str]) -> Path:
-    """The demo app as a git repository of its own, with Zenflow wired in and committed."""
+    """The demo app as a git repository of its own, with Zenflow wired in, nothing of it
+    committed: a worktree made right after `init` must bootstrap."""
     root = tmp_path / "my-app"
     shutil.copytree(REPO / "examples" / "demo", root, ignore=shutil.ignore_patterns(
         ".zenflow", "node_modules", "test-results", "playwright-report", "__pycache__",
@@ -59,8 +61,8 @@ def repo(tmp_path: Path, env: dict[str, str]) -> Path:
     _run(["git", "commit", "-qm", "my app"], root, env)
     init = _run(["compose-gen", "zenflow", "init"], root, env)
     assert "your existing setup_script was kept" in init.stdout
-    _run(["git", "add", ".zenflow"], root, env)
-    _run(["git", "commit", "-qm", "wire compose-gen into Zenflow"], root, env)
+    assert _run(["git", "status", "--porcelain", "--untracked-files=all"], root, env).stdout \
+        == " M .zenflow/settings.json\n"  # the only change init makes in the work tree
     return root
 
 
@@ -103,8 +105,7 @@ def test_settings_keep_the_users_keys(repo: Path) -> None:
     settings = json.loads((repo / ".zenflow" / "settings.json").read_text())
     assert settings == {
         "copy_files": [".env.local"],
-        "setup_script": "bash .zenflow/hooks/compose-gen-bootstrap.sh && "
-                        "( echo user-setup > .user-setup-ran )"}
+        "setup_script": f"{SETUP_COMMAND} && ( echo user-setup > .user-setup-ran )"}
 
 
 def test_setup_script_renders_only_with_skip_up(repo: Path, env: dict[str, str],
@@ -132,7 +133,7 @@ def test_setup_script_renders_only_with_skip_up(repo: Path, env: dict[str, str],
                           text=True, timeout=600)
     assert unit.returncode == 0, unit.stdout[-3000:]
 
-    teardown = subprocess.run(["bash", ".zenflow/hooks/compose-gen-teardown.sh"], cwd=worktree,
+    teardown = subprocess.run(["compose-gen", "zenflow", "teardown"], cwd=worktree,
                               env=env, capture_output=True, text=True, timeout=300)
     assert teardown.returncode == 0, teardown.stderr
     assert not env_file.exists()
@@ -158,7 +159,7 @@ def test_setup_script_brings_the_worktrees_stack_up(repo: Path, env: dict[str, s
     assert tests.returncode == 0, tests.stdout[-4000:]
     assert f"compose-gen: task '{task_id}' (from .zenflow/worktrees/<id>/)" in tests.stdout
 
-    teardown = subprocess.run(["bash", ".zenflow/hooks/compose-gen-teardown.sh"], cwd=worktree,
+    teardown = subprocess.run(["compose-gen", "zenflow", "teardown"], cwd=worktree,
                               env=env, capture_output=True, text=True, timeout=300)
     assert teardown.returncode == 0, teardown.stderr
     assert f"task '{task_id}' is down" in teardown.stdout
@@ -171,6 +172,6 @@ def test_setup_script_fails_with_one_clear_line(repo: Path, env: dict[str, str],
     result = run_setup(repo, worktree, env)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "compose-gen bootstrap: render failed (exit 2): error: task ID 'bad..id' contains '..'"]
+        "compose-gen: error: task ID 'bad..id' contains '..' (from .zenflow/worktrees/<id>/)"]
     assert not (worktree / ".user-setup-ran").exists()  # the user's part never ran
     assert not (worktree / ".zenflow" / "tasks").exists()
