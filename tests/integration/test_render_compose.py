@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from compose_gen.cli import main
 from tests._support.paths import EXAMPLES
 
+# Tasks 9947 and 10947 share ports under `base_port + task_number % 1000` (README.md, top).
 PRD_TASKS = ("ci-suite-tests-parallele-zenflow-9947", "ci-suite-tests-parallele-zenflow-10947")
 BASE_FIXED_PORTS = {5435, 6385, 8088, 5173}
 PRD_ENV_KEYS = {"ZENFLOW_TASK_ID", "ZENFLOW_PORT_OFFSET", "POSTGRES_PORT", "REDIS_PORT",
@@ -75,7 +76,7 @@ def literal(value: str) -> str:
     return value.replace("$$", "$")
 
 
-# --- the PRD-shaped project -----------------------------------------------------------------
+# --- examples/minimal: fixed ports 5435, 6385, 8088, 5173 -----------------------------------
 
 @pytest.fixture
 def prd_render(minimal_project: Path) -> dict[str, Any]:

@@ -323,7 +323,7 @@ def test_two_tasks_up_at_once_share_no_port_and_no_database_server(
     assert query(url_b, "SELECT text FROM notes") == [("task b only",)]
 
 
-# --- the PRD-shaped project, and `down` -----------------------------------------------------
+# --- examples/minimal (fixed ports 5435, 6385, 8088, 5173), and `down` -----------------------
 
 def test_minimal_project_gets_three_isolated_workers_and_down_leaves_nothing(
         minimal_project: Path, unique_task_id: str, tasks: TaskTracker,
