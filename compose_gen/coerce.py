@@ -135,3 +135,14 @@ def is_str_list(hint: Any) -> bool:
 
 def is_str_map(hint: Any) -> bool:
     return typing.get_origin(_optional(hint)[0]) in (Mapping, dict)
+
+
+class TextEnum(str, enum.Enum):
+    """A state or level stored as text: compares, formats and serialises as its value, so
+    JSON files and printed columns stay what they were when it was a plain string."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)

@@ -6,16 +6,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from compose_gen.coerce import TextEnum
 from compose_gen.errors import ComposeGenError
 
-# Every task stack creates a bridge network; the daemon's default address pools hold a few
-# dozen, after which Docker fails with "could not find an available ... address pool".
+# Networks without a leased subnet (the base's own with a fixed ipam aside, those of other
+# projects) take one from Docker's default address pools, which hold about 31 in all; after
+# that Docker fails with "could not find an available, non-overlapping IPv4 address pool".
 NETWORK_WARNING_THRESHOLD = 25
+# Warn when fewer than this share of the subnet pool is free.
+SUBNET_HEADROOM_WARNING = 0.1
+
+
+class Level(TextEnum):
+    OK = "ok"
+    WARN = "warn"
+    ERROR = "error"  # would make `up` fail: `doctor` exits 1
+
+
+OK, WARN, ERROR = Level.OK, Level.WARN, Level.ERROR
 
 
 @dataclass(frozen=True)
 class Finding:
-    level: str  # ok | warn | error
+    level: Level
     text: str
 
 
@@ -27,37 +40,37 @@ def run_checks(project_dir: Path | None, config_file: Path | None) -> Iterator[F
 
     docker_ok = True
     try:
-        yield Finding("ok", f"Docker engine {stack.ping_daemon()} answers")
+        yield Finding(OK, f"Docker engine {stack.ping_daemon()} answers")
     except ComposeGenError as err:
         docker_ok = False
-        yield Finding("error", str(err))
+        yield Finding(ERROR, str(err))
     try:
         version = stack.compose_version()
-        yield Finding("ok", f"Compose {'.'.join(map(str, version))} (>= 2.24 for !override)")
+        yield Finding(OK, f"Compose {'.'.join(map(str, version))} (>= 2.24 for !override)")
     except ComposeGenError as err:
-        yield Finding("error", str(err))
+        yield Finding(ERROR, str(err))
         return
 
     try:
         config = load_config(project_dir, config_file=config_file)
     except ComposeGenError as err:
-        yield Finding("error", f"config: {err}")
+        yield Finding(ERROR, f"config: {err}")
         return
-    yield Finding("ok", f"config {config.source_label}")
+    yield Finding(OK, f"config {config.source_label}")
 
     try:
         check_range(config.ports)
         low_high = ephemeral_range()
         extra = f", below the ephemeral range {low_high[0]}-{low_high[1]}" if low_high else ""
-        yield Finding("ok", f"port range {config.ports.range_start}-{config.ports.range_end} "
-                            f"({config.ports.slots} blocks of {config.ports.block_size}){extra}")
+        yield Finding(OK, f"port range {config.ports.range_start}-{config.ports.range_end} "
+                          f"({config.ports.slots} blocks of {config.ports.block_size}){extra}")
     except ComposeGenError as err:
-        yield Finding("error", str(err))
+        yield Finding(ERROR, str(err))
 
     try:
         base = stack.read_compose_config(base_files(config), {})
     except ComposeGenError as err:
-        yield Finding("error", f"compose files: {err}")
+        yield Finding(ERROR, f"compose files: {err}")
         return
     yield from _check_base(config, base)
 
@@ -65,18 +78,51 @@ def run_checks(project_dir: Path | None, config_file: Path | None) -> Iterator[F
         try:
             infos = stacks()
         except ComposeGenError as err:
-            yield Finding("warn", f"cannot list stacks: {err}")
+            yield Finding(WARN, f"cannot list stacks: {err}")
             return
         leaked = [info for info in infos if gc_reason(info)]
         if leaked:
-            yield Finding("warn", f"{len(leaked)} leaked stack(s): "
-                                  f"{', '.join(i.project for i in leaked)}; run `compose-gen gc`")
+            yield Finding(WARN, f"{len(leaked)} leaked stack(s): "
+                                f"{', '.join(i.project for i in leaked)}; run `compose-gen gc`")
         else:
-            yield Finding("ok", f"{len(infos)} compose-gen stack(s) on this host, none leaked")
-        networks = sum(len(info.networks) for info in infos)
-        if networks > NETWORK_WARNING_THRESHOLD:
-            yield Finding("warn", f"{networks} compose-gen networks exist; Docker's default "
-                                  "address pools run out after a few dozen")
+            yield Finding(OK, f"{len(infos)} compose-gen stack(s) on this host, none leaked")
+        yield from _check_subnets(config)
+
+
+def _check_subnets(config) -> Iterator[Finding]:  # noqa: ANN001
+    """The subnet pool's headroom, and how many networks live on Docker's default pools."""
+    import ipaddress
+
+    from compose_gen import stack, subnets
+    from compose_gen.leases import LeaseRegistry
+
+    try:
+        networks = stack.list_networks()
+    except ComposeGenError as err:
+        yield Finding(WARN, f"cannot list Docker networks: {err}")
+        return
+    pool, prefix = config.networks.pool, config.networks.prefix
+    pool_net = ipaddress.IPv4Network(pool)
+    leased = [s for lease in LeaseRegistry().all().values() for s in lease.subnets]
+    docker_subnets = [ipaddress.IPv4Network(s) for net in networks for s in net.subnets]
+    routes = subnets.blocking_routes(subnets.host_routes())
+    free, total = subnets.free_count(pool, prefix, leased, [*routes, *docker_subnets])
+    in_pool = sum(any(ipaddress.IPv4Network(s).subnet_of(pool_net) for s in net.subnets)
+                  for net in networks)
+    on_default = len(networks) - in_pool
+    text = (f"subnet pool {pool}: {free} of {total} /{prefix} subnets free ({len(leased)} "
+            f"leased); Docker has {len(networks)} networks, {in_pool} in the pool")
+    if free == 0 or free < total * SUBNET_HEADROOM_WARNING:
+        clash = [str(r) for r in routes if r.overlaps(pool_net)]
+        why = f"; host routes overlap it: {', '.join(clash)}" if clash else ""
+        level = ERROR if free == 0 else WARN
+        yield Finding(level, f"{text}{why}; run `compose-gen gc` or set networks.pool to a "
+                             "wider or another private range")
+    else:
+        yield Finding(OK, text)
+    if on_default > NETWORK_WARNING_THRESHOLD:
+        yield Finding(WARN, f"{on_default} Docker networks take subnets from Docker's "
+                            "default address pools, which run out at about 31")
 
 
 def _check_base(config, base: dict) -> Iterator[Finding]:  # noqa: ANN001
@@ -86,30 +132,30 @@ def _check_base(config, base: dict) -> Iterator[Finding]:  # noqa: ANN001
         names.append(config.database.seed_service)
     for name in names:
         if name not in services:
-            yield Finding("error", f"service '{name}' named in the config is not in the "
-                                   f"compose files (services: {', '.join(sorted(services))})")
+            yield Finding(ERROR, f"service '{name}' named in the config is not in the "
+                                 f"compose files (services: {', '.join(sorted(services))})")
     fixed = [f"{name}:{p.get('published')}" for name, svc in services.items()
              for p in svc.get("ports") or () if p.get("published")]
     if fixed:
-        yield Finding("ok", f"fixed host ports {', '.join(fixed)} are moved into each "
-                            "task's block on 127.0.0.1")
+        yield Finding(OK, f"fixed host ports {', '.join(fixed)} are moved into each "
+                          "task's block on 127.0.0.1")
     for name, svc in sorted(services.items()):
         if svc.get("container_name"):
-            yield Finding("warn", f"service '{name}' sets container_name "
-                                  f"'{svc['container_name']}'; compose-gen removes it per task, "
-                                  "so nothing may rely on that name")
+            yield Finding(WARN, f"service '{name}' sets container_name "
+                                f"'{svc['container_name']}'; compose-gen removes it per task, "
+                                "so nothing may rely on that name")
         if svc.get("network_mode") == "host":
-            yield Finding("error", f"service '{name}' uses network_mode: host; its ports cannot "
-                                   "be isolated per task")
+            yield Finding(ERROR, f"service '{name}' uses network_mode: host; its ports cannot "
+                                 "be isolated per task")
     project = base.get("name", "")
     for kind in ("volumes", "networks"):
         for key, spec in sorted((base.get(kind) or {}).items()):
             spec = spec or {}
             if spec.get("external"):
-                yield Finding("warn", f"{kind[:-1]} '{key}' is external: every task shares it")
+                yield Finding(WARN, f"{kind[:-1]} '{key}' is external: every task shares it")
             elif spec.get("name") and spec["name"] != f"{project}_{key}":
-                yield Finding("warn", f"{kind[:-1]} '{key}' has a fixed name "
-                                      f"'{spec['name']}': every task shares it")
+                yield Finding(WARN, f"{kind[:-1]} '{key}' has a fixed name "
+                                    f"'{spec['name']}': every task shares it")
     volume = config.media.volume
     if volume and volume not in (base.get("volumes") or {}):
-        yield Finding("error", f"media.volume '{volume}' is not a volume of the compose files")
+        yield Finding(ERROR, f"media.volume '{volume}' is not a volume of the compose files")

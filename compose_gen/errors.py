@@ -60,6 +60,12 @@ class NoFreePortBlockError(ComposeGenError):
     exit_code = ExitCode.NO_FREE_PORTS
 
 
+class NoFreeSubnetError(ComposeGenError):
+    """The subnet pool (networks.pool) has no room left for a task's networks."""
+
+    exit_code = ExitCode.NO_FREE_PORTS  # the same remedy as for ports: gc, or a wider pool
+
+
 class WaitTimeoutError(ComposeGenError):
     """Something did not become ready before its deadline."""
 

@@ -27,7 +27,7 @@ from compose_gen.errors import (
     UsageError,
     WaitTimeoutError,
 )
-from compose_gen.leases import Lease, LeaseRegistry
+from compose_gen.leases import Lease, LeaseRegistry, LeaseState
 from compose_gen.ports import PortBlock, block_for_slot, block_is_free
 from compose_gen.task import PROJECT_DIR_LABEL, REGISTRY_LABEL, TASK_LABEL, TaskSpec
 
@@ -159,23 +159,19 @@ def up(config: Config, task: TaskSpec, workers: int, *, timeout: float = 300,
     registry = LeaseRegistry()
     deadline = time.monotonic() + timeout
     stack.compose_version()
-    lock = registry.task_lock(task.project_name, timeout)
-    try:
-        lock.acquire()
-    except Exception as err:  # filelock.Timeout
-        raise WaitTimeoutError(f"another compose-gen holds task '{task.id}' for more than "
-                               f"{timeout:.0f} s", hint="is an `up` of it still running?") from err
+    held = contextlib.ExitStack()
+    held.enter_context(registry.locked_task(task, timeout, doing="start"))
     try:
         was_running = _task_containers_running(task)
         before = registry.get(task.project_name)
         rendered = render_task(config, task, workers, registry=registry,
                                recheck=not was_running)
         digest = seed_digest(config) if seed else None
-        if was_running and before and before.state == "up" and before.workers == workers \
+        if was_running and before and before.state == LeaseState.UP and before.workers == workers \
                 and (digest is None or before.template == _template_for(config, digest)):
             progress(f"task '{task.id}' is already up")
             return UpResult(rendered, before.template, False, (), already_up=True)
-        registry.update(task.project_name, state="starting", pid=os.getpid())
+        registry.update(task.project_name, state=LeaseState.STARTING, pid=os.getpid())
         try:
             result = _boot(config, task, rendered, workers, digest, deadline, progress,
                            registry)
@@ -190,12 +186,12 @@ def up(config: Config, task: TaskSpec, workers: int, *, timeout: float = 300,
                 progress("failed: tearing down what was started")
                 _teardown_quietly(config, task, registry)
             raise
-        registry.update(task.project_name, state="up", workers=workers,
+        registry.update(task.project_name, state=LeaseState.UP, workers=workers,
                         template=result.template,
                         databases=tuple(w.database for w in rendered.plan.workers))
         return result
     finally:
-        lock.release()
+        held.close()
 
 
 def _template_for(config: Config, digest: str) -> str:
@@ -309,7 +305,7 @@ def down(config: Config, task: TaskSpec, *, keep_volumes: bool = False,
          timeout: float = 120) -> list[stack.Resource]:
     """Remove the task's stack, files and lease. Idempotent; fine on a half-built stack."""
     registry = LeaseRegistry()
-    with registry.task_lock(task.project_name, timeout):
+    with registry.locked_task(task, timeout, doing="tear down"):
         return _teardown(config, task, registry, keep_volumes=keep_volumes)
 
 
@@ -361,10 +357,11 @@ def reset(config: Config, task: TaskSpec, worker: int) -> float:
 
     url = with_database(env[config.database.url_env], MAINTENANCE_DB)
     name = render.worker_database(config, worker)
-    if lease.template is None:
-        database.create_empty(url, name)
-        return 0.0
-    return database.clone(url, lease.template, name)
+    with registry.locked_task(task, 60, doing="reset"):
+        if lease.template is None:
+            database.create_empty(url, name)
+            return 0.0
+        return database.clone(url, lease.template, name)
 
 
 # --- status, ls, gc ------------------------------------------------------------------------

@@ -350,3 +350,45 @@ def _anonymous_volumes(docker: Any, container: str) -> list[str]:
         return [name for name in names if not docker.volume.inspect(name).labels]
     except DockerException:
         return []
+
+
+@dataclass(frozen=True)
+class DockerNetwork:
+    name: str
+    project: str  # its Compose project label; "" for a network Compose did not make
+    subnets: tuple[str, ...]  # IPv4 only
+
+
+def list_networks() -> list[DockerNetwork]:
+    """Every Docker network with its IPv4 subnets: the subnet lease avoids them."""
+    import ipaddress
+
+    from python_on_whales.exceptions import NoSuchNetwork
+    from python_on_whales.utils import run
+
+    # One `inspect` for all networks (python-on-whales would run one per network); another
+    # task may remove a network between `ls` and `inspect`, so that race is retried.
+    docker_cmd = _docker().client_config.docker_cmd
+    for _attempt in range(5):
+        try:
+            with _docker_errors("list Docker networks"):
+                ids = run([*docker_cmd, "network", "ls", "--quiet", "--no-trunc"]).split()
+                raw = run([*docker_cmd, "network", "inspect", *ids]) if ids else "[]"
+            break
+        except ComposeCommandError as err:
+            if not isinstance(err.__cause__, NoSuchNetwork):
+                raise
+    else:
+        raise ComposeCommandError("failed to list Docker networks: they kept changing")
+    found = []
+    for net in json.loads(raw):
+        subnets = []
+        for entry in (net.get("IPAM") or {}).get("Config") or ():
+            with contextlib.suppress(ValueError, TypeError):
+                if ipaddress.ip_network(entry.get("Subnet")).version == 4:
+                    subnets.append(entry["Subnet"])
+        labels = net.get("Labels") or {}
+        found.append(DockerNetwork(net.get("Name", ""),
+                                   labels.get("com.docker.compose.project", ""),
+                                   tuple(subnets)))
+    return found

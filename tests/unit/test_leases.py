@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 import stat
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compose_gen import leases as leases_module
+from compose_gen import paths
 from compose_gen import ports as ports_module
-from compose_gen.config import Config, PortsConfig
-from compose_gen.errors import ConfigError, NoFreePortBlockError, UsageError
-from compose_gen.leases import LeaseRegistry
+from compose_gen import subnets as subnets_module
+from compose_gen.config import Config, NetworksConfig, PortsConfig
+from compose_gen.errors import (
+    ConfigError,
+    DockerUnavailableError,
+    NoFreePortBlockError,
+    NoFreeSubnetError,
+    UsageError,
+    WaitTimeoutError,
+)
+from compose_gen.leases import LeaseRegistry, LeaseState, blocked_subnets_for
 from compose_gen.ports import block_for_slot, preferred_slot
+from compose_gen.stack import DockerNetwork
 from compose_gen.task import make_task
 
 
@@ -241,3 +255,189 @@ def test_leases_written_by_a_newer_version_keep_loading(tmp_path: Path,
     registry.path.write_text(json.dumps(data))
 
     assert acquire(registry, "task-a", config).block == lease.block
+
+
+# --- states, old files, one coercer ------------------------------------------------------
+
+def test_the_state_is_an_enum_stored_as_the_same_text(tmp_path: Path,
+                                                      registry: LeaseRegistry) -> None:
+    lease = acquire(registry, "task-a", config_for(tmp_path))
+    assert lease.state is LeaseState.RENDERED
+
+    registry.update(lease.project_name, state=LeaseState.STARTING)
+
+    stored = json.loads(registry.path.read_text())["leases"][lease.project_name]
+    assert stored["state"] == "starting"
+    assert registry.get(lease.project_name).state is LeaseState.STARTING
+    assert f"{LeaseState.UP:<4}|" == "up  |" and LeaseState.UP == "up"
+
+
+def test_a_lease_file_written_before_subnets_and_enums_still_loads(
+        tmp_path: Path, registry: LeaseRegistry) -> None:
+    config = config_for(tmp_path)
+    lease = acquire(registry, "task-a", config)
+    data = json.loads(registry.path.read_text())
+    old = data["leases"][lease.project_name]
+    for key in ("subnets", "media_seed"):
+        del old[key]
+    old["state"] = "up"
+    registry.path.write_text(json.dumps(data))
+
+    loaded = registry.get(lease.project_name)
+
+    assert loaded is not None and loaded.state is LeaseState.UP
+    assert loaded.subnets == () and loaded.block == lease.block
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("state", "running"), ("slot", "3"), ("slot", True), ("subnets", "10.199.0.0/24"),
+    ("databases", [1]), ("created", "now")],
+    ids=["unknown-state", "slot-string", "slot-bool", "subnets-string", "databases-ints",
+         "created-string"])
+def test_a_lease_field_of_the_wrong_type_makes_the_registry_unreadable(
+        tmp_path: Path, registry: LeaseRegistry, caplog: pytest.LogCaptureFixture,
+        field: str, value: object) -> None:
+    lease = acquire(registry, "task-a", config_for(tmp_path))
+    data = json.loads(registry.path.read_text())
+    data["leases"][lease.project_name][field] = value
+    registry.path.write_text(json.dumps(data))
+
+    with caplog.at_level(logging.WARNING, logger="compose_gen.leases"):
+        assert registry.get(lease.project_name) is None
+    assert "unreadable (TypeError)" in caplog.text
+
+
+# --- subnets -----------------------------------------------------------------------------
+
+def test_subnets_are_leased_disjoint_recorded_and_kept(tmp_path: Path,
+                                                       registry: LeaseRegistry) -> None:
+    config = config_for(tmp_path)
+    a = acquire(registry, "task-a", config, subnets=3, blocked_subnets=list)
+    b = acquire(registry, "task-b", config, subnets=3, blocked_subnets=list)
+
+    nets = [ipaddress.IPv4Network(s) for s in (*a.subnets, *b.subnets)]
+    assert len(nets) == 6
+    assert not any(x.overlaps(y) for i, x in enumerate(nets) for y in nets[i + 1:])
+    assert all(n.subnet_of(ipaddress.IPv4Network(config.networks.pool)) for n in nets)
+    stored = json.loads(registry.path.read_text())["leases"]
+    assert stored[a.project_name]["subnets"] == list(a.subnets)
+    # Kept by a plain re-acquire (render without a count), extended, then cut to a prefix.
+    assert acquire(registry, "task-a", config).subnets == a.subnets
+    more = acquire(registry, "task-a", config, subnets=5, blocked_subnets=list)
+    assert more.subnets[:3] == a.subnets and len(set(more.subnets)) == 5
+    assert not set(more.subnets) & set(b.subnets)
+    assert acquire(registry, "task-a", config, subnets=1, blocked_subnets=list).subnets \
+        == a.subnets[:1]
+
+
+def test_subnets_avoid_what_is_blocked_and_the_check_runs_only_when_asked(
+        tmp_path: Path, registry: LeaseRegistry) -> None:
+    config = config_for(tmp_path)
+    free = acquire(registry, "task-a", config, subnets=1, blocked_subnets=list)
+    registry.release(free.project_name)
+    calls = []
+
+    def blocked() -> list[ipaddress.IPv4Network]:
+        calls.append(1)
+        return [ipaddress.IPv4Network(free.subnets[0])]
+
+    lease = acquire(registry, "task-a", config, subnets=1, blocked_subnets=blocked)
+    assert lease.subnets != free.subnets and calls == [1]
+    acquire(registry, "task-a", config, blocked_subnets=blocked)
+    assert calls == [1]
+
+
+def test_a_full_subnet_pool_raises_naming_the_pool_and_the_key(tmp_path: Path,
+                                                               registry: LeaseRegistry) -> None:
+    config = replace(config_for(tmp_path),
+                     networks=NetworksConfig(pool="10.199.0.0/23", prefix=24))
+    acquire(registry, "task-a", config, subnets=2, blocked_subnets=list)
+
+    with pytest.raises(NoFreeSubnetError, match=r"no 1 free /24 subnet\(s\) in 10\.199\.0\.0/23 "
+                                                r"for task 'task-b' \(2 of 2 leased") as info:
+        acquire(registry, "task-b", config, subnets=1, blocked_subnets=list)
+    assert "networks.pool" in str(info.value) and info.value.exit_code == 4
+
+
+def test_blocked_subnets_are_routes_and_other_projects_docker_networks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subnets_module, "host_routes", lambda: [
+        subnets_module.Route("eth0", ipaddress.IPv4Network("192.0.2.0/24")),
+        subnets_module.Route("br-abc", ipaddress.IPv4Network("10.199.7.0/24"))])
+    networks = [DockerNetwork("zf-mine_default", "zf-mine", ("10.199.7.0/24",)),
+                DockerNetwork("other_default", "other", ("10.199.9.0/24",)),
+                DockerNetwork("host", "", ())]
+
+    found = blocked_subnets_for("zf-mine", lambda: networks)
+
+    assert [str(n) for n in found] == ["192.0.2.0/24", "10.199.9.0/24"]
+
+
+def test_without_a_daemon_subnets_are_checked_against_routes_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subnets_module, "host_routes", lambda: [])
+
+    def no_daemon() -> list[DockerNetwork]:
+        raise DockerUnavailableError("Docker is not reachable")
+
+    assert blocked_subnets_for("zf-x", no_daemon) == []
+
+
+# --- one lock helper ---------------------------------------------------------------------
+
+def test_a_task_lock_held_elsewhere_times_out_with_exit_5_and_a_hint(
+        _isolated_state: Path, tmp_path: Path) -> None:
+    from filelock import FileLock, Timeout
+
+    registry = LeaseRegistry()
+    task = make_task("task-a", config_for(tmp_path))
+    lock_file = str(paths.locks_dir() / f"{task.project_name}.lock")
+    # Held: another holder (a separate handle, as in another process) cannot take it.
+    with registry.locked_task(task, 1, doing="start"), pytest.raises(Timeout):
+        FileLock(lock_file, timeout=0.05).acquire()
+    with FileLock(lock_file), pytest.raises(WaitTimeoutError) as info, \
+            registry.locked_task(task, 0.1, doing="tear down"):
+        pass
+    assert str(info.value).startswith("cannot tear down task 'task-a': another compose-gen has "
+                                      "held it for more than 0 s (it is starting, stopping or "
+                                      "resetting the task; wait for it, or remove ")
+    assert info.value.exit_code == 5
+    # Released on the way out: the next holder gets it at once.
+    with registry.locked_task(task, 0.1, doing="reset"):
+        pass
+
+
+def test_a_registry_lock_held_elsewhere_is_the_same_timeout_error(
+        tmp_path: Path, registry: LeaseRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from filelock import FileLock
+
+    monkeypatch.setattr(leases_module, "LOCK_TIMEOUT", 0.1)
+    registry.path.parent.mkdir(parents=True)
+    with FileLock(str(registry.lock_path)), \
+            pytest.raises(WaitTimeoutError, match="the lease registry .* stayed locked") as info:
+        registry.get("zf-task-a")
+    assert info.value.exit_code == 5 and f"remove {registry.lock_path}" in str(info.value)
+
+
+# --- TIME_WAIT and a kept block ----------------------------------------------------------
+
+def test_a_re_up_keeps_its_block_while_its_last_connections_sit_in_time_wait(
+        tmp_path: Path, registry: LeaseRegistry) -> None:
+    config = config_for(tmp_path, range_start=24600, slots=50, block_size=4)
+    first = acquire(registry, "task-tw", config, block_is_free=ports_module.block_is_free)
+    port = first.block.port(0)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Docker's proxy does
+    listener.bind(("127.0.0.1", port))
+    listener.listen()
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    server, _ = listener.accept()
+    server.close()  # the published side closes first, as when the stack stops
+    assert client.recv(1) == b""
+    client.close()
+    listener.close()
+
+    again = acquire(registry, "task-tw", config, recheck=True,
+                    block_is_free=ports_module.block_is_free)
+
+    assert again.block == first.block
