@@ -6,14 +6,18 @@ little more than starting Python.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
 from compose_gen.errors import UsageError
-from compose_gen.paths import ENV_FILE
+from compose_gen.paths import ENV_FILE, WORKERS_FILE
 
 FORMATS = ("shell", "dotenv", "json")
+# Added to what `env` prints: where the task's workers.json is, so that tools (the Playwright
+# package, scripts) read it from compose-gen instead of re-deriving <tasks_dir>/<task id>/.
+WORKERS_JSON_ENV = "COMPOSE_GEN_WORKERS_JSON"
 
 
 def task_env(task_id: str, task_dir: Path, url_env: str,
@@ -27,6 +31,7 @@ def task_env(task_id: str, task_dir: Path, url_env: str,
         raise UsageError(f"task '{task_id}' has no {ENV_FILE} in {task_dir}",
                          hint=f"run `compose-gen render --task-id {task_id}` or `up` first")
     values = read_env_file(env_path)
+    values.setdefault(WORKERS_JSON_ENV, os.path.abspath(task_dir / WORKERS_FILE))
     if worker is None:
         return values
     count = int(values.get("E2E_WORKERS", "0"))

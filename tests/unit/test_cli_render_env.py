@@ -213,7 +213,9 @@ def test_env_before_render_exits_2_with_a_hint(project: Path, capsys: pytest.Cap
 def test_env_formats_all_carry_what_render_wrote(project: Path, capsys: pytest.CaptureFixture,
                                                  entry: Main) -> None:
     rendered(capsys)
-    expected = env_file(project)
+    # What render wrote, plus where workers.json is (for the Playwright package).
+    expected = {**env_file(project), "COMPOSE_GEN_WORKERS_JSON":
+                str(project / ".zenflow" / "tasks" / TASK / "workers.json")}
 
     code, shell_out, _ = run(capsys, "env", "--task-id", TASK, entry=entry)
     assert code == 0

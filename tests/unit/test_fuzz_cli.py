@@ -292,7 +292,8 @@ def test_any_task_id_renders_or_is_refused_in_one_line_and_stays_in_its_dir(
     for main in (entry.main, cli.main):
         code, out, err = run(capsys, main, "env", "--task-id", task_id, "--format", "json")
         assert_no_crash(code, err, {0})
-        assert json.loads(out) == values
+        assert json.loads(out) == {**values, "COMPOSE_GEN_WORKERS_JSON":
+                                   str(box.task_dir(task_id) / WORKERS_FILE)}
 
 
 @fuzz(600)
