@@ -1,0 +1,3 @@
+project = "shape_b"
+extensions: list[str] = []
+html_theme = "alabaster"
