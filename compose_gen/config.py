@@ -78,9 +78,10 @@ class PortsConfig:
 class DatabaseConfig:
     service: str = "db"
     port: int = 5432
-    user: str = "postgres"
-    # The database DATABASE_URL (host side) points at; workers get their own clones.
-    name: str = "postgres"
+    # A superuser of the server and the database DATABASE_URL points at. Default: what the
+    # database service's own environment says (POSTGRES_USER, POSTGRES_DB), else "postgres".
+    user: str | None = None
+    name: str | None = None
     password_env: str = "POSTGRES_PASSWORD"
     url_env: str = "DATABASE_URL"
     name_prefix: str = "test_e2e"
@@ -104,6 +105,11 @@ class WorkersConfig:
     max: int = 8
     # The worker service whose first port is each worker's E2E_BASE_URL (default: the first).
     http_service: str | None = None
+    # `up` returns once every worker's http_service answers HTTP (any status) at this path.
+    ready_path: str = "/"
+    ready_timeout: float = 120.0
+    # Values rendered per worker into every worker copy's environment ({index}, {base_url}…).
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def base_url_service(self) -> str | None:
@@ -112,7 +118,11 @@ class WorkersConfig:
 
 @dataclass(frozen=True)
 class MediaConfig:
+    # The named volume the worker services mount for media; each worker gets its own.
     volume: str | None = None
+    # The media dir inside the worker services. Without `volume` (media in a bind-mounted
+    # project folder) a per-worker volume is mounted there.
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,9 @@ class Config:
     project_dir: Path
     source: Path | None
     compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    # Compose's --project-directory, relative to the config file. Default: Compose's own rule,
+    # the first compose file's directory (relative paths in compose files resolve from there).
+    project_directory: str | None = None
     project_prefix: str = "zf"
     tasks_dir: str = ".zenflow/tasks"
     ports: PortsConfig = field(default_factory=PortsConfig)
@@ -144,6 +157,13 @@ class Config:
     @property
     def compose_paths(self) -> tuple[Path, ...]:
         return tuple((self.project_dir / f).resolve() for f in self.compose_files)
+
+    @property
+    def compose_project_dir(self) -> Path:
+        """The directory Compose resolves relative paths against (its --project-directory)."""
+        if self.project_directory is not None:
+            return (self.project_dir / self.project_directory).resolve()
+        return self.compose_paths[0].parent
 
     @property
     def tasks_path(self) -> Path:
@@ -161,7 +181,7 @@ _SECTIONS: dict[str, type] = {
     "media": MediaConfig,
     "networks": NetworksConfig,
 }
-_TOP_LEVEL = ("compose_files", "project_prefix", "tasks_dir")
+_TOP_LEVEL = ("compose_files", "project_directory", "project_prefix", "tasks_dir")
 
 
 def find_config_file(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
@@ -220,6 +240,13 @@ def parse_config(data: Mapping[str, Any], *, project_dir: Path, source: Path | N
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{key}' must be a table, got {_type_name(value)}")
             sections[key] = _parse_section(key, value, where)
+            if key == "ports" and "block_size" in value and "slots" not in value:
+                # A bigger block (a worker group publishing several ports) keeps the default
+                # range's end: fewer, larger blocks instead of a range into the ephemeral ports.
+                ports = sections[key]
+                span = PortsConfig.slots * PortsConfig.block_size
+                sections[key] = dataclasses.replace(
+                    ports, slots=max(1, span // max(1, ports.block_size)))
         elif key in _TOP_LEVEL:
             top[key] = value
         else:
@@ -239,10 +266,15 @@ def parse_config(data: Mapping[str, Any], *, project_dir: Path, source: Path | N
     tasks_dir = top.get("tasks_dir", Config.tasks_dir)
     if not isinstance(tasks_dir, str) or not tasks_dir.strip():
         raise ConfigError(f"{where}: 'tasks_dir' must be a non-empty path, got {tasks_dir!r}")
+    project_directory = top.get("project_directory")
+    if project_directory is not None and (not isinstance(project_directory, str)
+                                          or not project_directory.strip()):
+        raise ConfigError(f"{where}: 'project_directory' must be a non-empty path, "
+                          f"got {project_directory!r}")
 
     config = Config(project_dir=project_dir.resolve(), source=source,
-                    compose_files=tuple(compose_files), project_prefix=prefix,
-                    tasks_dir=tasks_dir, **sections)
+                    compose_files=tuple(compose_files), project_directory=project_directory,
+                    project_prefix=prefix, tasks_dir=tasks_dir, **sections)
     _validate(config, where)
     return config
 
@@ -298,6 +330,8 @@ def _validate(config: Config, where: str) -> None:
                 f"{where}: {f'ports.names.{service}'!r} must be an env var name, got {env!r}")
     for name, value in (("database.user", db.user), ("database.name", db.name),
                         ("database.name_prefix", db.name_prefix)):
+        if value is None:
+            continue
         if not _SQL_IDENT_RE.match(value) or len(value) > 40:
             raise ConfigError(f"{where}: '{name}' must be a plain identifier "
                               f"([A-Za-z_][A-Za-z0-9_]*, at most 40 characters), got {value!r}")
@@ -318,7 +352,9 @@ def _validate(config: Config, where: str) -> None:
     if not 1 <= db.port <= 65535:
         raise ConfigError(f"{where}: 'database.port' must be a port number, got {db.port}")
     # A NUL byte cannot be in a file name: the OS calls on these paths would raise ValueError.
-    path_settings = [("tasks_dir", config.tasks_dir), ("database.seed_sql", db.seed_sql or "")]
+    path_settings = [("tasks_dir", config.tasks_dir), ("database.seed_sql", db.seed_sql or ""),
+                     ("project_directory", config.project_directory or ""),
+                     ("media.path", config.media.path or "")]
     path_settings += [("compose_files", name) for name in config.compose_files]
     path_settings += [("database.seed_inputs", name) for name in db.seed_inputs]
     for name, value in path_settings:
@@ -345,6 +381,23 @@ def _validate(config: Config, where: str) -> None:
     if config.media.volume is not None and not _SERVICE_RE.match(config.media.volume):
         raise ConfigError(f"{where}: 'media.volume' is not a valid volume name: "
                           f"{config.media.volume!r}")
+    if config.media.path is not None and not config.media.path.startswith("/"):
+        raise ConfigError(f"{where}: 'media.path' must be an absolute path inside the "
+                          f"containers, got {config.media.path!r}")
+    if not workers.ready_path.startswith("/"):
+        raise ConfigError(f"{where}: 'workers.ready_path' must start with '/', "
+                          f"got {workers.ready_path!r}")
+    if workers.ready_timeout <= 0:
+        raise ConfigError(f"{where}: 'workers.ready_timeout' must be positive")
+    for key, template in workers.env.items():
+        if not _ENV_NAME_RE.match(key):
+            raise ConfigError(f"{where}: {f'workers.env.{key}'!r} must be an env var name")
+        from compose_gen.placeholders import PlaceholderError, check_template
+
+        try:
+            check_template(template, workers.services)
+        except PlaceholderError as err:
+            raise ConfigError(f"{where}: {f'workers.env.{key}'!r}: {err}") from None
 
 
 def _validate_networks(networks: NetworksConfig, where: str) -> None:

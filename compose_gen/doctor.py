@@ -35,7 +35,8 @@ class Finding:
 def run_checks(project_dir: Path | None, config_file: Path | None) -> Iterator[Finding]:
     from compose_gen import stack
     from compose_gen.config import load_config
-    from compose_gen.lifecycle import base_files, gc_reason, stacks
+    from compose_gen.inventory import gc_reason, stacks
+    from compose_gen.lifecycle import base_files
     from compose_gen.ports import check_range, ephemeral_range
 
     docker_ok = True

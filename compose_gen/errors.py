@@ -109,3 +109,13 @@ class Interrupted(ComposeGenError):
     """Ctrl-C: what was started has been torn down."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class ServiceFailedError(ComposeGenError):
+    """A service of the task's stack crashed, restarted or turned unhealthy while starting."""
+
+    def __init__(self, message: str, *, service: str, logs: str = "",
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.service = service
+        self.logs = logs

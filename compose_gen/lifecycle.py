@@ -10,13 +10,14 @@ import contextlib
 import glob
 import logging
 import os
-import shutil
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from compose_gen import paths, render, stack
+from compose_gen import override, paths, readiness, render, stack
 from compose_gen.config import Config
 from compose_gen.envfile import read_env_file
 from compose_gen.errors import (
@@ -25,11 +26,11 @@ from compose_gen.errors import (
     DockerUnavailableError,
     Interrupted,
     UsageError,
-    WaitTimeoutError,
 )
 from compose_gen.leases import Lease, LeaseRegistry, LeaseState
+from compose_gen.override import subnets_needed
 from compose_gen.ports import PortBlock, block_for_slot, block_is_free
-from compose_gen.task import PROJECT_DIR_LABEL, REGISTRY_LABEL, TASK_LABEL, TaskSpec
+from compose_gen.task import REGISTRY_LABEL, TASK_LABEL, TaskSpec
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -40,22 +41,24 @@ class Rendered:
     plan: render.RenderPlan
     lease: Lease
     files: stack.ComposeFiles
+    # What compose-gen changed in the user's project to render (e.g. a .dockerignore entry).
+    notes: tuple[str, ...] = ()
 
 
 def base_files(config: Config) -> stack.ComposeFiles:
     # A fixed project name: Compose would derive one from the directory and fail on names
     # like "été" or "@@@" that normalise to nothing.
-    return stack.ComposeFiles(project_dir=config.project_dir, files=config.compose_paths,
-                              env_files=stack.env_files_for(config.project_dir),
+    return stack.ComposeFiles(project_dir=config.compose_project_dir, files=config.compose_paths,
+                              env_files=stack.env_files_for(config.compose_project_dir),
                               project_name=f"{config.project_prefix}-base")
 
 
 def task_files(config: Config, task: TaskSpec) -> stack.ComposeFiles:
     """Base files + the task's override, its env file and project name: always all together."""
     return stack.ComposeFiles(
-        project_dir=config.project_dir,
+        project_dir=config.compose_project_dir,
         files=(*config.compose_paths, task.dir / paths.OVERRIDE_FILE),
-        env_files=stack.env_files_for(config.project_dir, task.dir / paths.ENV_FILE),
+        env_files=stack.env_files_for(config.compose_project_dir, task.dir / paths.ENV_FILE),
         project_name=task.project_name)
 
 
@@ -65,10 +68,8 @@ def _placeholder_ports(config: Config) -> dict[str, str]:
     return {name: "1" for name in config.ports.names.values()}
 
 
-def render_task(config: Config, task: TaskSpec, workers: int, *,
-                registry: LeaseRegistry | None = None, recheck: bool = False) -> Rendered:
-    """Lease the task's port block and write its three files; nothing is started."""
-    registry = registry or LeaseRegistry()
+def read_base(config: Config) -> dict[str, Any]:
+    """The project's compose files as Compose reads them (normalised, paths resolved)."""
     for path in config.compose_paths:
         try:
             found = path.is_file()
@@ -77,21 +78,39 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
         if not found:
             raise ConfigError(f"{config.source_label}: compose file {path} does not exist",
                               hint="fix compose_files in the config")
+    return stack.read_compose_config(base_files(config), _placeholder_ports(config))
+
+
+def render_task(config: Config, task: TaskSpec, workers: int, *,
+                registry: LeaseRegistry | None = None, recheck: bool = False) -> Rendered:
+    """Lease the task's port block and subnets and write its three files; nothing starts."""
+    registry = registry or LeaseRegistry()
     spec = base_files(config)
-    base = stack.read_compose_config(spec, _placeholder_ports(config))
+    base = read_base(config)
     # Validate against the base stack before taking a lease, so bad input leaves nothing.
     existing = registry.get(task.project_name)
     # A block of the configured size: the lease's own may be of an older block_size.
     render.plan(config, task, _any_block(config), base, workers, "x")
+    needed = subnets_needed(base, config.workers.services, workers)
 
-    lease = registry.acquire(task, config, block_is_free=block_is_free, recheck=recheck)
+    lease = registry.acquire(task, config, block_is_free=block_is_free, recheck=recheck,
+                             subnets=needed)
+    from compose_gen.database import building_name
+
+    digest = seed_digest(config)
+    seed_db = building_name(config.database.name_prefix, digest) if digest else None
     try:
-        result = render.plan(config, task, lease.block, base, workers, lease.password)
+        result = render.plan(config, task, lease.block, base, workers, lease.password,
+                             subnets=lease.subnets, seed_database=seed_db)
         if _base_uses(config, result.env):
             # The base files interpolate task values (e.g. ${BACKEND_PORT}): read them again
-            # with the real ones so that the worker copies carry them.
-            base = stack.read_compose_config(spec, dict(result.env))
-            result = render.plan(config, task, lease.block, base, workers, lease.password)
+            # with the real ones, once per worker, so that each copy carries its own.
+            per_worker = {w.index: stack.read_compose_config(spec, _worker_values(result.env,
+                                                                                  w.index))
+                          for w in result.workers}
+            result = render.plan(config, task, lease.block, per_worker[0], workers,
+                                 lease.password, subnets=lease.subnets,
+                                 worker_bases=per_worker, seed_database=seed_db)
         files = render.render_files(config, result, list(config.compose_paths))
         render.write_files(task, files)
     except BaseException:
@@ -99,7 +118,18 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
             registry.release(task.project_name)
         raise
     render.exclude_from_git(config)
-    return Rendered(plan=result, lease=lease, files=task_files(config, task))
+    notes = tuple(render.keep_out_of_build_contexts(config, base))
+    return Rendered(plan=result, lease=lease, files=task_files(config, task), notes=notes)
+
+
+def _worker_values(env: Mapping[str, str], index: int) -> dict[str, str]:
+    """The task's values as worker `index` sees them: BACKEND_PORT is its own BACKEND_PORT_W<i>."""
+    suffix = f"_W{index}"
+    values = dict(env)
+    for key, value in env.items():
+        if key.endswith(suffix):
+            values[key[:-len(suffix)]] = value
+    return values
 
 
 def _any_block(config: Config) -> PortBlock:
@@ -212,13 +242,8 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
     db = config.database
     spec, plan = rendered.files, rendered.plan
     progress(f"starting the database service '{db.service}' of task '{task.id}'")
-    try:
-        stack.up(spec, [db.service], timeout=_remaining(deadline))
-    except ComposeGenError as err:
-        if "timeout" in str(err).lower() or "deadline" in str(err).lower():
-            raise WaitTimeoutError(f"the database service '{db.service}' of task '{task.id}' "
-                                   f"did not become healthy in time: {err}") from err
-        raise
+    stack.up(spec, [db.service], timeout=_remaining(deadline),
+             what=f"the database service '{db.service}' of task '{task.id}'")
     url = admin_url(rendered, config)
     database.wait_until_ready(url, timeout=min(db.ready_timeout, _remaining(deadline)),
                               what=f"the database service '{db.service}' of task '{task.id}'")
@@ -231,7 +256,7 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
     template, seeded = None, False
     if digest is not None:
         template = _template_for(config, digest)
-        if database.is_ready_template(url, template):
+        if database.is_ready_template(url, template) and _media_seed_ready(rendered, digest):
             progress(f"reusing the seeded template {template}")
         else:
             progress(f"seeding the template {template}")
@@ -241,11 +266,17 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
             if previous and previous != template:
                 # Superseded by a changed seed: kept, every edit would add a copy to the tmpfs.
                 database.drop_template(url, previous)
-        registry.update(task.project_name, template=template)
+        registry.update(task.project_name, template=template, media_seed=digest)
+        if seeded and plan.database.name not in (database.MAINTENANCE_DB,
+                                                 *(w.database for w in plan.workers)):
+            # The base database (what shared services such as a Celery beat read) is as ready
+            # as the workers': the seeded template, not an empty or unmigrated database.
+            database.clone(url, template, plan.database.name)
 
     progress(f"creating {workers} worker database(s)")
     existing = set(database.list_databases(url))
     timings = []
+    fresh = []
     for worker in plan.workers:
         if template is None:
             if worker.database not in existing:
@@ -253,22 +284,73 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
             continue
         if seeded or worker.database not in existing:
             timings.append(database.clone(url, template, worker.database))
+            fresh.append(worker.index)
     # Fewer workers than the last `up`: drop the databases only that `up` recorded.
     wanted = {worker.database for worker in plan.workers}
     surplus = [name for name in rendered.lease.databases if name not in wanted]
     if surplus:
         database.drop(url, surplus)
+    if template is not None and plan.seed_copy and plan.workers[0].media_volume and fresh:
+        progress("copying the seeded media into worker(s) "
+                 + ", ".join(str(i) for i in fresh))
+        stack.create(spec, plan.start_services)  # the workers' media volumes, with labels
+        for index in fresh:
+            copy_seeded_media(config, rendered.plan, index)
     progress(f"starting {', '.join(plan.start_services) or 'nothing else'}")
     # remove_orphans: worker copies of a previous `up` with more workers are no longer defined.
-    stack.up(spec, plan.start_services, timeout=_remaining(deadline), remove_orphans=True)
+    stack.up(spec, plan.start_services, timeout=_remaining(deadline), remove_orphans=True,
+             what=f"the services of task '{task.id}'")
+    _remove_surplus(task, workers)
+    readiness.wait_until_serving(spec, plan, config.workers.ready_path,
+                                 timeout=min(config.workers.ready_timeout,
+                                             _remaining(deadline)),
+                                 what=f"task '{task.id}'")
     return UpResult(rendered, template, seeded, tuple(timings))
 
 
+def _media_seed_ready(rendered: Rendered, digest: str) -> bool:
+    """The media seed volume holds what this seed wrote (or no media is seeded)."""
+    if not (rendered.plan.seed_copy and rendered.plan.workers[0].media_volume):
+        return True
+    return rendered.lease.media_seed == digest
+
+
+def copy_seeded_media(config: Config, plan: render.RenderPlan, index: int) -> None:
+    """Worker `index`'s media volume becomes a copy of what the seed wrote."""
+    worker = plan.workers[index]
+    if worker.media_volume is None:
+        return
+    source = f"{plan.task.project_name}_{override.MEDIA_SEED_VOLUME}"
+    stack.copy_volume(plan.copy_image, source, worker.media_volume,
+                      {TASK_LABEL: plan.task.id, REGISTRY_LABEL: paths.registry_id()})
+
+
+def _remove_surplus(task: TaskSpec, workers: int) -> None:
+    """Fewer workers than the last `up`: their media volumes and networks go too."""
+    surplus = [r for r in stack.labelled_resources(TASK_LABEL, task.id)
+               if r.project == task.project_name and r.kind in ("volume", "network")
+               and _worker_index(r) is not None and _worker_index(r) >= workers]  # type: ignore[operator]
+    stack.remove_resources(surplus)
+
+
+def _worker_index(resource: stack.Resource) -> int | None:
+    raw = resource.labels.get(override.WORKER_LABEL)
+    if raw is not None and raw.isdigit():
+        return int(raw)
+    match = re.search(r"_w(\d+)$", resource.labels.get("com.docker.compose.volume", ""))
+    return int(match.group(1)) if match else None
+
+
 def _build_template(config: Config, rendered: Rendered, digest: str, template: str) -> None:
-    """Seed under a temporary name, then rename: a template under its final name is complete."""
+    """Seed under a temporary name, then rename: a template under its final name is complete.
+
+    The seed runs in the seed service's own copy, whose media dir is the media seed volume
+    (emptied first): what it writes there is the media template every worker gets a copy of.
+    """
     from compose_gen import database
 
     db = config.database
+    plan = rendered.plan
     url = admin_url(rendered, config)
     building = database.building_name(db.name_prefix, digest)
     database.create_empty(url, building)
@@ -276,9 +358,12 @@ def _build_template(config: Config, rendered: Rendered, digest: str, template: s
         if db.seed_sql:
             database.run_sql_file(url, building, (config.project_dir / db.seed_sql).resolve())
         else:
-            service = db.seed_service or config.workers.services[0]
+            service = plan.seed_copy or db.seed_service or config.workers.services[0]
+            if plan.workers[0].media_volume:
+                stack.remove_volume(f"{plan.task.project_name}_{override.MEDIA_SEED_VOLUME}")
             password = rendered.lease.password
-            in_network = f"postgresql://{db.user}:{password}@{db.service}:{db.port}/{building}"
+            in_network = (f"postgresql://{plan.database.user}:{password}@{db.service}:"
+                          f"{db.port}/{building}")
             stack.run_once(rendered.files, service, db.seed_command, {db.url_env: in_network})
         database.finish_template(url, building, template)
     except BaseException:
@@ -330,16 +415,20 @@ def _teardown(config: Config, task: TaskSpec, registry: LeaseRegistry, *,
                  if r.project == task.project_name
                  and not (keep_volumes and r.kind == "volume")]
     stack.remove_resources(leftovers)
+    # The image tags Compose built for this project (`<project>-<service>`); their layers
+    # stay cached for the next task's build.
+    stack.untag_project_images(task.project_name)
     if task.dir.is_dir():
-        shutil.rmtree(task.dir, ignore_errors=True)
+        paths.remove_generated(task.dir)
     registry.release(task.project_name)
     return leftovers
 
 
 # --- reset ---------------------------------------------------------------------------------
 
-def reset(config: Config, task: TaskSpec, worker: int) -> float:
-    """Re-clone one worker's database from the template: a pristine database in tens of ms."""
+def reset(config: Config, task: TaskSpec, worker: int, *, database_only: bool = False) -> float:
+    """A pristine worker: its database re-cloned from the template (tens of ms) and, unless
+    database_only, its media volume a fresh copy of what the seed wrote."""
     from compose_gen import database
 
     registry = LeaseRegistry()
@@ -353,136 +442,17 @@ def reset(config: Config, task: TaskSpec, worker: int) -> float:
     if not 0 <= worker < workers:
         raise UsageError(f"task '{task.id}' has {workers} workers (0..{workers - 1}), "
                          f"not worker {worker}")
-    from compose_gen.database import MAINTENANCE_DB, with_database
-
-    url = with_database(env[config.database.url_env], MAINTENANCE_DB)
+    url = database.with_database(env[config.database.url_env], database.MAINTENANCE_DB)
     name = render.worker_database(config, worker)
     with registry.locked_task(task, 60, doing="reset"):
         if lease.template is None:
             database.create_empty(url, name)
             return 0.0
-        return database.clone(url, lease.template, name)
-
-
-# --- status, ls, gc ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StackInfo:
-    project: str
-    task_id: str
-    project_dir: str
-    state: str
-    containers: tuple[stack.Resource, ...]
-    volumes: tuple[str, ...]
-    networks: tuple[str, ...]
-    lease: Lease | None
-    registry: str = ""
-
-    def as_json(self) -> dict[str, object]:
-        lease = self.lease
-        return {
-            "project": self.project, "task_id": self.task_id,
-            "project_dir": self.project_dir, "state": self.state,
-            "ports": None if lease is None else [lease.block_start,
-                                                 lease.block_start + lease.block_size - 1],
-            "workers": lease.workers if lease else None,
-            "databases": list(lease.databases) if lease else [],
-            "containers": [{"name": c.name, "state": c.state, "ports": list(c.ports),
-                            "service": c.labels.get("com.docker.compose.service")}
-                           for c in self.containers],
-            "volumes": list(self.volumes), "networks": list(self.networks),
-        }
-
-
-def stacks(task_id: str | None = None) -> list[StackInfo]:
-    """Every compose-gen stack on this Docker host (by label), with its lease if any."""
-    resources = stack.labelled_resources(TASK_LABEL, task_id)
-    leases = LeaseRegistry().all()
-    projects: dict[str, list[stack.Resource]] = {}
-    for res in resources:
-        projects.setdefault(res.project, []).append(res)
-    for name, lease in leases.items():
-        if task_id is None or lease.task_id == task_id:
-            projects.setdefault(name, [])
-    result = []
-    for project, items in sorted(projects.items()):
-        containers = tuple(r for r in items if r.kind == "container")
-        lease = leases.get(project)
-        states = {c.state for c in containers}
-        if not containers:
-            state = lease.state if lease and lease.state == "rendered" else "no containers"
-        elif states == {"running"}:
-            state = "running"
-        else:
-            state = ", ".join(f"{sum(c.state == s for c in containers)} {s}"
-                              for s in sorted(states))
-        any_labels = items[0].labels if items else {}
-        result.append(StackInfo(
-            project=project,
-            task_id=lease.task_id if lease else any_labels.get(TASK_LABEL, ""),
-            project_dir=lease.project_dir if lease else any_labels.get(PROJECT_DIR_LABEL, ""),
-            state=state, containers=containers,
-            volumes=tuple(r.name for r in items if r.kind == "volume"),
-            networks=tuple(r.name for r in items if r.kind == "network"),
-            lease=lease, registry=any_labels.get(REGISTRY_LABEL, "")))
-    return result
-
-
-@dataclass(frozen=True)
-class GcItem:
-    project: str
-    task_id: str
-    reason: str
-    resources: tuple[stack.Resource, ...]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def gc_reason(info: StackInfo) -> str | None:
-    """Why a stack is garbage, or None when its task is still alive.
-
-    A stack made through another lease registry (another $COMPOSE_GEN_STATE_DIR or user) is
-    only collected when its project dir is gone: its leases are not ours to judge.
-    """
-    lease = info.lease
-    if lease is None:
-        if info.project_dir and not Path(info.project_dir).is_dir():
-            return f"its project dir {info.project_dir} is gone"
-        if info.registry == paths.registry_id():
-            return "no lease (released, or lost with the lease registry)"
-        return None
-    if not Path(lease.project_dir).is_dir():
-        return f"its project dir {lease.project_dir} is gone"
-    if lease.state == "starting" and not _pid_alive(lease.pid):
-        return f"its `up` (pid {lease.pid}) died before finishing"
-    return None
-
-
-def gc(*, dry_run: bool = False) -> list[GcItem]:
-    """Remove stacks (containers, volumes, networks) and leases whose task is gone."""
-    registry = LeaseRegistry()
-    found = []
-    for info in stacks():
-        reason = gc_reason(info)
-        if reason is None:
-            continue
-        resources = tuple(r for r in stack.labelled_resources(TASK_LABEL, info.task_id or None)
-                          if r.project == info.project) if info.task_id else ()
-        found.append(GcItem(info.project, info.task_id, reason, resources))
-        if dry_run:
-            continue
-        stack.remove_resources(resources)
-        if info.lease is not None:
-            task_dir = Path(info.lease.task_dir)
-            if task_dir.is_dir() and task_dir.name == info.lease.task_id:
-                shutil.rmtree(task_dir, ignore_errors=True)
-        registry.release(info.project)
-    return found
+        took = database.clone(url, lease.template, name)
+        if not database_only and lease.media_seed:
+            base = read_base(config)
+            plan = render.plan(config, task, lease.block, base, workers, lease.password,
+                               subnets=lease.subnets)
+            if plan.seed_copy:
+                copy_seeded_media(config, plan, worker)
+        return took

@@ -67,3 +67,27 @@ def write_private(path: Path, text: str, *, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# What compose-gen writes into a task dir. `down` and `gc` remove these and nothing else:
+# proof files, reports and history that `prove` left there outlive the stack.
+CLAIMS_DIR = "pytest-claims"
+GENERATED = (OVERRIDE_FILE, ENV_FILE, WORKERS_FILE, CLAIMS_DIR)
+
+
+def remove_generated(task_dir: Path) -> None:
+    """Remove compose-gen's own files from a task dir, and the dir when nothing else is left."""
+    import shutil
+
+    for name in GENERATED:
+        path = task_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for leftover in task_dir.glob(".*.tmp"):  # an interrupted write_private
+        leftover.unlink(missing_ok=True)
+    import contextlib
+
+    with contextlib.suppress(OSError):  # not empty: the user's (or prove's) files stay
+        task_dir.rmdir()

@@ -10,7 +10,6 @@ Planning is pure (plain data in, plain data out); only `render_task` touches the
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import subprocess
@@ -19,15 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compose_gen import paths
+from compose_gen import override as overrides
+from compose_gen import paths, placeholders
 from compose_gen.config import Config
 from compose_gen.errors import ConfigError, UsageError
 from compose_gen.ports import PortBlock
 from compose_gen.task import PROJECT_DIR_LABEL, REGISTRY_LABEL, TASK_LABEL, TaskSpec
 
-DISABLED_PROFILE = "compose-gen-disabled"
-WORKER_LABEL = "dev.compose-gen.worker"
+DISABLED_PROFILE = overrides.DISABLED_PROFILE
+WORKER_LABEL = overrides.WORKER_LABEL
 TEMPLATE_NAMES = ("docker-compose.zenflow.yml.j2", "env.task.j2", "workers.json.j2")
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,13 @@ class PublishedPort:
     protocol: str
     host_port: int
     env_name: str
+    # True when the base stack does not publish this port: compose-gen adds it (the database
+    # must be reachable from the host whatever the base does).
+    added: bool = False
 
     @property
     def spec(self) -> str:
-        return f"127.0.0.1:{self.host_port}:{self.target}/{self.protocol}"
+        return f"{LOOPBACK}:{self.host_port}:{self.target}/{self.protocol}"
 
 
 @dataclass(frozen=True)
@@ -61,23 +65,50 @@ class WorkerEnv:
 
 
 @dataclass(frozen=True)
+class DatabaseFacts:
+    """The task's server as the base stack and the config describe it."""
+
+    user: str
+    name: str
+    base_password: str | None
+    host_port: int
+
+
+@dataclass(frozen=True)
 class RenderPlan:
     task: TaskSpec
     block: PortBlock
     range_start: int
-    database_port: int | None
+    database: DatabaseFacts
     shared_ports: tuple[PublishedPort, ...]
     workers: tuple[WorkerEnv, ...]
     env: Mapping[str, str]
-    override: Mapping[str, Any] = field(repr=False)
-    # Worker services built from a Dockerfile: built once before their copies start.
+    override: overrides.Override = field(repr=False)
+    # Services built from a Dockerfile: built once before their copies start.
     build_services: tuple[str, ...] = ()
+    # The worker services' copies that `up` waits on until they answer HTTP.
+    http_copies: tuple[str, ...] = ()
+    # An image with sh, find and cp that is always at hand: the database service's.
+    copy_image: str = ""
+
+    @property
+    def database_port(self) -> int:
+        return self.database.host_port
 
     @property
     def start_services(self) -> tuple[str, ...]:
         """What `up` starts after the database: shared services and every worker copy."""
-        shared = [s["name"] for s in self.override["services"] if "disabled" not in s]
-        return (*shared, *(c["name"] for c in self.override["copies"]))
+        shared = [s.name for s in self.override.services if not s.disabled]
+        copies = [c.name for c in self.override.copies
+                  if overrides.DISABLED_PROFILE not in (c.definition.get("profiles") or ())]
+        return (*shared, *copies)
+
+    @property
+    def seed_copy(self) -> str | None:
+        return next((c.name for c in self.override.copies
+                     if c.name.endswith(overrides.SEED_SUFFIX)
+                     and overrides.DISABLED_PROFILE in (c.definition.get("profiles") or ())),
+                    None)
 
 
 # --- planning (pure) -----------------------------------------------------------------------
@@ -87,7 +118,11 @@ def worker_database(config: Config, index: int) -> str:
 
 
 def plan(config: Config, task: TaskSpec, block: PortBlock, base: Mapping[str, Any],
-         workers: int, password: str) -> RenderPlan:
+         workers: int, password: str, *, subnets: tuple[str, ...] = (),
+         worker_bases: Mapping[int, Mapping[str, Any]] | None = None,
+         seed_database: str | None = None) -> RenderPlan:
+    """The task's ports, env and override (pure). seed_database: where the seed writes (the
+    template under construction), for the seed's own copy of the seed service."""
     services: Mapping[str, Any] = base.get("services") or {}
     _check_services(config, services, workers)
     db = config.database
@@ -97,17 +132,18 @@ def plan(config: Config, task: TaskSpec, block: PortBlock, base: Mapping[str, An
     shared.sort(key=lambda name: (name != db.service, name))
 
     shared_ports: list[PublishedPort] = []
-    index = 0
     for name in shared:
-        for n, (target, protocol) in enumerate(_published(services[name])):
+        for n, (target, protocol, added) in enumerate(_host_ports(config, name,
+                                                                  services[name])):
+            index = len(shared_ports)
             if index >= config.ports.worker_offset:
                 raise ConfigError(
                     f"{config.source_label}: the shared services publish more than "
                     f"ports.worker_offset={config.ports.worker_offset} ports",
                     hint="raise ports.worker_offset and ports.block_size")
             env_name = config.ports.env_name(name) + (f"_{target}" if n else "")
-            shared_ports.append(PublishedPort(name, target, protocol, block.port(index), env_name))
-            index += 1
+            shared_ports.append(PublishedPort(name, target, protocol, block.port(index),
+                                              env_name, added))
 
     per_worker = [(name, n, target, protocol) for name in worker_services
                   for n, (target, protocol) in enumerate(_published(services[name]))]
@@ -119,40 +155,83 @@ def plan(config: Config, task: TaskSpec, block: PortBlock, base: Mapping[str, An
             f"ports.worker_offset={config.ports.worker_offset}",
             hint=f"set ports.block_size to at least {needed} or lower workers.max")
 
-    db_port = next((p for p in shared_ports
-                    if p.service == db.service and p.target == db.port), None)
-    if db_port is None:
-        db_port = next((p for p in shared_ports if p.service == db.service), None)
-    host_db_port = db_port.host_port if db_port else None
+    db_port = next(p for p in sorted(shared_ports, key=lambda p: p.target != db.port)
+                   if p.service == db.service)
+    facts = _database_facts(config, services[db.service], db_port.host_port)
 
-    worker_envs = []
+    http = config.workers.base_url_service
+    worker_envs, worker_facts = [], []
     for i in range(workers):
         ports = []
         for k, (name, n, target, protocol) in enumerate(per_worker):
             port = block.port(config.ports.worker_offset + i * len(per_worker) + k)
             env_name = config.ports.env_name(name) + (f"_{target}" if n else "") + f"_W{i}"
             ports.append(PublishedPort(f"{name}_w{i}", target, protocol, port, env_name))
-        http = config.workers.base_url_service
-        base_url = next((f"http://127.0.0.1:{p.host_port}" for p in ports
+        base_url = next((f"http://{LOOPBACK}:{p.host_port}" for p in ports
                          if p.service == f"{http}_w{i}"), None)
         database = worker_database(config, i)
+        copies = {name: f"{name}_w{i}" for name in worker_services}
+        media = config.media.volume or ("media" if config.media.path else None)
         worker_envs.append(WorkerEnv(
             index=i, database=database,
-            database_url=_url(config, password, "127.0.0.1", host_db_port, database),
+            database_url=_url(facts.user, password, LOOPBACK, facts.host_port, database),
             base_url=base_url,
-            media_volume=(f"{task.project_name}_{config.media.volume}_w{i}"
-                          if config.media.volume else None),
-            services={name: f"{name}_w{i}" for name in worker_services},
-            ports=tuple(ports)))
+            media_volume=f"{task.project_name}_{media}_w{i}" if media else None,
+            services=copies, ports=tuple(ports)))
+        values = {"index": str(i), "worker": f"w{i}", "base_url": base_url or "",
+                  "host": LOOPBACK, "database": database,
+                  "database_url": _url(facts.user, password, db.service, db.port, database)}
+        for name in worker_services:
+            first = next((p for p in ports if p.service == copies[name]), None)
+            values[f"{placeholders.service_key(name)}_port"] = \
+                str(first.host_port) if first else ""
+        worker_facts.append(overrides.WorkerFacts(
+            index=i, database=database,
+            ports={name: [p.spec for p in ports if p.service == copies[name]]
+                   for name in worker_services},
+            env={key: placeholders.render_value(template, values)
+                 for key, template in config.workers.env.items()},
+            services=copies))
 
-    result = RenderPlan(
-        task=task, block=block, range_start=config.ports.range_start,
-        database_port=host_db_port, shared_ports=tuple(shared_ports),
-        workers=tuple(worker_envs), env={}, override={},
-        build_services=tuple(name for name in worker_services if "build" in services[name]))
-    env = _env(config, result, password)
-    override = _override(config, result, services, base, password)
-    return RenderPlan(**{**result.__dict__, "env": env, "override": override})
+    inputs = overrides.Inputs(
+        labels={TASK_LABEL: task.id, PROJECT_DIR_LABEL: str(config.project_dir),
+                REGISTRY_LABEL: paths.registry_id()},
+        db_service=db.service, db_port=db.port, db_user=facts.user, password=password,
+        base_password=facts.base_password, password_env=db.password_env, url_env=db.url_env,
+        base_database=facts.name, seed_database=seed_database,
+        worker_services=tuple(worker_services),
+        shared_ports={name: [p.spec for p in shared_ports if p.service == name]
+                      for name in shared},
+        media_volume=config.media.volume, media_path=config.media.path,
+        masked_dir=config.tasks_path,
+        tmpfs_data=f"{db.data_dir}:size={db.tmpfs_size}" if db.tmpfs else None,
+        data_dir=db.data_dir, project_name=task.project_name,
+        seed_service=(db.seed_service or worker_services[0]) if db.seed_command
+        and (db.seed_service or worker_services) else None,
+        subnets=subnets, workers=tuple(worker_facts), worker_bases=worker_bases)
+    override = overrides.build(base, inputs)
+    build_services = tuple(name for name in services if "build" in services[name]
+                           and (name in worker_services or name == inputs.seed_service))
+    env = _env(config, task, block, facts, tuple(shared_ports), worker_envs, password)
+    return RenderPlan(
+        task=task, block=block, range_start=config.ports.range_start, database=facts,
+        shared_ports=tuple(shared_ports), workers=tuple(worker_envs), env=env,
+        override=override, build_services=build_services,
+        http_copies=tuple(f"{http}_w{i}" for i in range(workers)
+                          if http and worker_envs[i].base_url),
+        copy_image=str(services[db.service].get("image") or f"{task.project_name}-{db.service}"))
+
+
+def _database_facts(config: Config, definition: Mapping[str, Any],
+                    host_port: int) -> DatabaseFacts:
+    """User, database and base password: the config's, else the database service's own
+    environment (env_file included), else the official image's defaults."""
+    environment = definition.get("environment") or {}
+    user = config.database.user or environment.get("POSTGRES_USER") or "postgres"
+    name = config.database.name or environment.get("POSTGRES_DB") or user
+    return DatabaseFacts(user=str(user), name=str(name),
+                         base_password=environment.get(config.database.password_env),
+                         host_port=host_port)
 
 
 def _check_services(config: Config, services: Mapping[str, Any], workers: int) -> None:
@@ -180,32 +259,42 @@ def _published(service: Mapping[str, Any]) -> list[tuple[int, str]]:
     return seen
 
 
-def _url(config: Config, password: str, host: str, port: int | None, database: str) -> str:
-    db = config.database
-    where = f"{host}:{port}" if port else host
-    return f"postgresql://{db.user}:{password}@{where}/{database}"
+def _host_ports(config: Config, name: str,
+                service: Mapping[str, Any]) -> list[tuple[int, str, bool]]:
+    """The ports of a shared service that get a host port: what the base publishes, and the
+    database's port even when the base publishes none (only its app talks to it there)."""
+    ports = [(target, protocol, False) for target, protocol in _published(service)]
+    if name == config.database.service and not any(
+            target == config.database.port for target, _, _ in ports):
+        ports.insert(0, (config.database.port, "tcp", True))
+    return ports
 
 
-def _env(config: Config, result: RenderPlan, password: str) -> dict[str, str]:
-    task = result.task
+def _url(user: str, password: str, host: str, port: int, database: str) -> str:
+    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
+
+
+def _env(config: Config, task: TaskSpec, block: PortBlock, facts: DatabaseFacts,
+         shared_ports: tuple[PublishedPort, ...], workers: list[WorkerEnv],
+         password: str) -> dict[str, str]:
     env = {
         "ZENFLOW_TASK_ID": task.id,
-        "ZENFLOW_PORT_OFFSET": str(result.block.start - result.range_start),
+        "ZENFLOW_PORT_OFFSET": str(block.start - config.ports.range_start),
         "COMPOSE_PROJECT_NAME": task.project_name,
     }
-    for port in result.shared_ports:
+    for port in shared_ports:
         env[port.env_name] = str(port.host_port)
-    for worker in result.workers:
+    for worker in workers:
         for port in worker.ports:
             env.setdefault(port.env_name.rsplit("_W", 1)[0], str(port.host_port))
-    for worker in result.workers:
+    for worker in workers:
         for port in worker.ports:
             env[port.env_name] = str(port.host_port)
     env[config.database.password_env] = password
-    env[config.database.url_env] = _url(config, password, "127.0.0.1", result.database_port,
-                                        config.database.name)
-    env["E2E_WORKERS"] = str(len(result.workers))
-    for worker in result.workers:
+    env[config.database.url_env] = _url(facts.user, password, LOOPBACK, facts.host_port,
+                                        facts.name)
+    env["E2E_WORKERS"] = str(len(workers))
+    for worker in workers:
         if worker.base_url:
             env[f"E2E_BASE_URL_W{worker.index}"] = worker.base_url
         env[f"DATABASE_URL_W{worker.index}"] = worker.database_url
@@ -214,105 +303,9 @@ def _env(config: Config, result: RenderPlan, password: str) -> dict[str, str]:
     return env
 
 
-def _override(config: Config, result: RenderPlan, services: Mapping[str, Any],
-              base: Mapping[str, Any], password: str) -> dict[str, Any]:
-    """The override as plain data; the template writes it (YAML tags need a template)."""
-    task, db = result.task, config.database
-    labels = {TASK_LABEL: task.id, PROJECT_DIR_LABEL: str(config.project_dir),
-              REGISTRY_LABEL: paths.registry_id()}
-    worker_services = set(config.workers.services)
-    entries: list[dict[str, Any]] = []
-    for name, definition in services.items():
-        entry: dict[str, Any] = {"name": name, "labels": labels}
-        if definition.get("container_name"):
-            # A fixed container name would make the second task's stack fail to start.
-            entry["reset_container_name"] = True
-        if name in worker_services:
-            entry["disabled"] = True
-        else:
-            ports = [p.spec for p in result.shared_ports if p.service == name]
-            if ports or definition.get("ports"):
-                entry["ports"] = ports
-            depends = definition.get("depends_on") or {}
-            if any(dep in worker_services for dep in depends):
-                entry["depends_on"] = {
-                    (f"{dep}_w0" if dep in worker_services else dep): spec
-                    for dep, spec in depends.items()}
-        if name == db.service:
-            entry["environment"] = {db.password_env: password}
-            if db.tmpfs:
-                entry["tmpfs"] = [f"{db.data_dir}:size={db.tmpfs_size}"]
-                mounts = definition.get("volumes") or []
-                if any(m.get("target") == db.data_dir for m in mounts):
-                    entry["volumes"] = [m for m in mounts if m.get("target") != db.data_dir]
-        entries.append(entry)
-
-    copies = []
-    for worker in result.workers:
-        for name in config.workers.services:
-            copies.append({"name": worker.services[name],
-                           "definition": _worker_copy(config, task, name, services[name],
-                                                      worker, labels, password)})
-
-    volumes = {key: {"labels": labels} for key, spec in (base.get("volumes") or {}).items()
-               if not (spec or {}).get("external")}
-    if config.media.volume:
-        for worker in result.workers:
-            volumes[f"{config.media.volume}_w{worker.index}"] = {"labels": labels}
-    networks = {key: {"labels": labels} for key, spec in (base.get("networks") or {}).items()
-                if not (spec or {}).get("external")}
-    return {"services": entries, "copies": copies, "volumes": volumes, "networks": networks}
-
-
-def _worker_copy(config: Config, task: TaskSpec, name: str, base_def: Mapping[str, Any],
-                 worker: WorkerEnv, labels: Mapping[str, str], password: str) -> dict[str, Any]:
-    """One worker's copy of a worker service, from Compose's normalised definition.
-
-    Values in base_def come from `compose config`, which keeps `$$` escaped, so they are
-    written back as they are; everything compose-gen adds is escaped by the template filter.
-    """
-    definition = copy.deepcopy(dict(base_def))
-    for key in ("container_name", "profiles", "ports", "scale", "build"):
-        definition.pop(key, None)
-    if "build" in base_def:
-        # Built once (`compose build <service>` before `up`), shared by all copies.
-        definition["image"] = base_def.get("image") or f"{task.project_name}-{name}"
-        definition["pull_policy"] = "never"
-    definition["ports"] = [p.spec for p in worker.ports if p.service == worker.services[name]]
-    environment = dict(definition.get("environment") or {})
-    db = config.database
-    environment[db.url_env] = _escape(_url(config, password, db.service, db.port,
-                                           worker.database))
-    definition["environment"] = environment
-    media = config.media.volume
-    if media:
-        volumes = []
-        for mount in definition.get("volumes") or []:
-            if mount.get("type") == "volume" and mount.get("source") == media:
-                mount = {**mount, "source": f"{media}_w{worker.index}"}
-            volumes.append(mount)
-        definition["volumes"] = volumes
-    definition["labels"] = {**(definition.get("labels") or {}),
-                            **{k: _escape(v) for k, v in labels.items()},
-                            WORKER_LABEL: str(worker.index)}
-    depends = definition.get("depends_on") or {}
-    if depends:
-        definition["depends_on"] = {
-            (worker.services.get(dep, dep)): spec for dep, spec in depends.items()}
-    if worker.index == 0:
-        # Keep the base service's host name resolvable (e.g. a proxy to http://backend).
-        networks = definition.get("networks") or {"default": None}
-        definition["networks"] = {
-            net: {**(spec or {}), "aliases": [*((spec or {}).get("aliases") or []), name]}
-            for net, spec in networks.items()}
-    return definition
-
-
 # --- writing -------------------------------------------------------------------------------
 
-def _escape(value: Any) -> Any:
-    """Escape Compose interpolation in a value compose-gen writes: `$` → `$$`."""
-    return value.replace("$", "$$") if isinstance(value, str) else value
+_escape = overrides._escape
 
 
 def _yaml(value: Any) -> str:
@@ -445,3 +438,48 @@ def exclude_from_git(config: Config) -> None:
         if current and not current.endswith("\n"):
             fh.write("\n")
         fh.write(f"# compose-gen's per-task files (ports, passwords)\n{pattern}\n")
+
+
+DOCKERIGNORE_COMMENT = "# compose-gen: per-task files (ports, passwords) never go into an image"
+
+
+def keep_out_of_build_contexts(config: Config, base: Mapping[str, Any]) -> list[str]:
+    """Make every build context that contains the tasks dir ignore it (`COPY . /app` would
+    bake every task's .env.task into the image, and each render would bust that layer).
+
+    Appends one entry to the context's .dockerignore (or the Dockerfile's own
+    `<Dockerfile>.dockerignore`, which Docker reads instead), keeping the user's lines; returns
+    a note per file changed, for the command's output.
+    """
+    notes = []
+    tasks = config.tasks_path
+    for name, service in (base.get("services") or {}).items():
+        build = service.get("build")
+        if not isinstance(build, Mapping) or not build.get("context"):
+            continue
+        context = Path(str(build["context"]))
+        if not (context == tasks or context in tasks.parents):
+            continue
+        dockerfile = context / str(build.get("dockerfile") or "Dockerfile")
+        ignore = dockerfile.with_name(dockerfile.name + ".dockerignore")
+        if not ignore.is_file():
+            ignore = context / ".dockerignore"
+        entry = tasks.relative_to(context).as_posix() if tasks != context else "*"
+        try:
+            current = ignore.read_text(encoding="utf-8") if ignore.is_file() else ""
+        except OSError:
+            continue
+        lines = [line.strip().rstrip("/") for line in current.splitlines()]
+        if entry in lines or f"/{entry}" in lines:
+            continue
+        try:
+            with ignore.open("a", encoding="utf-8") as fh:
+                if current and not current.endswith("\n"):
+                    fh.write("\n")
+                fh.write(f"{DOCKERIGNORE_COMMENT}\n{entry}\n")
+        except OSError as err:
+            raise ConfigError(f"cannot keep {entry} out of the build context of '{name}': "
+                              f"{ignore}: {err.strerror}",
+                              hint=f"add '{entry}' to {ignore} yourself") from err
+        notes.append(f"added '{entry}' to {ignore} (service '{name}' builds from {context})")
+    return notes

@@ -13,13 +13,19 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compose_gen import paths
-from compose_gen.errors import ComposeCommandError, DockerUnavailableError
+from compose_gen.errors import (
+    ComposeCommandError,
+    ComposeGenError,
+    DockerUnavailableError,
+    SeedError,
+    WaitTimeoutError,
+)
 
 MIN_COMPOSE = (2, 24)  # !override / !reset YAML tags
 _VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -49,18 +55,28 @@ def _docker(spec: ComposeFiles | None = None) -> Any:
 
 
 @contextlib.contextmanager
-def _docker_errors(what: str, hint: str | None = None) -> Iterator[None]:
-    """Turn python-on-whales exceptions into ours, keeping Compose's stderr."""
+def _docker_errors(what: str, hint: str | None = None, *,
+                   passthrough: tuple[type[Exception], ...] = (),
+                   failure: Callable[[Any], ComposeGenError] | None = None) -> Iterator[None]:
+    """Turn python-on-whales exceptions into ours, keeping Compose's stderr.
+
+    passthrough: python-on-whales' typed errors the caller handles itself (NoSuchVolume …);
+    failure: builds the error for a failed command (default: ComposeCommandError).
+    """
     from python_on_whales.exceptions import DockerException
 
     try:
         yield
+    except passthrough:
+        raise
     except DockerException as err:
         stderr = (err.stderr or "").strip()
         if _daemon_unreachable(stderr):
             raise DockerUnavailableError(
                 f"Docker is not reachable while trying to {what}: {_last_line(stderr)}",
                 hint=_docker_host_hint()) from err
+        if failure is not None:
+            raise failure(err) from err
         raise ComposeCommandError(f"failed to {what}", command=list(err.docker_command),
                                   stderr=stderr, hint=hint) from err
     except FileNotFoundError as err:
@@ -202,15 +218,85 @@ def build(spec: ComposeFiles, services: Sequence[str]) -> None:
 
 
 def up(spec: ComposeFiles, services: Sequence[str], *, timeout: float,
-       remove_orphans: bool = False) -> None:
+       remove_orphans: bool = False, what: str | None = None) -> None:
     """`compose up --detach --wait` for services (not their profile-disabled bases)."""
     if not services:
         return
-    with _docker_errors(f"start {', '.join(services)}",
-                        hint=f"inspect with: {quote_command(files_args(spec))} logs"):
-        _docker(spec).compose.up(list(services), detach=True, wait=True, quiet=True,
-                                 wait_timeout=max(1, int(timeout)), pull="missing",
-                                 remove_orphans=remove_orphans)
+    import time
+
+    started = time.monotonic()
+    wait = max(1, int(timeout))
+    hint = f"inspect with: {quote_command(files_args(spec))} logs"
+    try:
+        with _docker_errors(f"start {', '.join(services)}", hint=hint):
+            _docker(spec).compose.up(list(services), detach=True, wait=True, quiet=True,
+                                     wait_timeout=wait, pull="missing",
+                                     remove_orphans=remove_orphans)
+    except ComposeCommandError as err:
+        if time.monotonic() - started >= wait:
+            raise WaitTimeoutError(f"{what or ', '.join(services)} did not become ready "
+                                   f"within {wait} s: {err}", hint=hint) from err
+        raise
+
+
+def create(spec: ComposeFiles, services: Sequence[str]) -> None:
+    """`compose create`: containers, networks and volumes (with Compose's labels), not started."""
+    if not services:
+        return
+    with _docker_errors(f"create {', '.join(services)}"):
+        _docker(spec).compose.create(list(services), pull="missing")
+
+
+# A constant script (no value is interpolated into it): empty the target, then copy.
+_COPY_SCRIPT = "find /to -mindepth 1 -delete && cp -a /from/. /to/"
+
+
+def copy_volume(image: str, source: str, target: str, labels: dict[str, str]) -> None:
+    """Make volume `target` a copy of volume `source`, in a throw-away container of `image`
+    (any image with a POSIX shell, find and cp: the database's image is always at hand)."""
+    with _docker_errors(f"copy volume {source} into {target}"):
+        _docker().run(image, ["-c", _COPY_SCRIPT], entrypoint="sh", remove=True,
+                      volumes=[(source, "/from", "ro"), (target, "/to")], labels=labels,
+                      user="0")
+
+
+def remove_volume(name: str) -> None:
+    from python_on_whales.exceptions import NoSuchVolume
+
+    with _docker_errors(f"remove volume {name}", passthrough=(NoSuchVolume,)), \
+            contextlib.suppress(NoSuchVolume):
+        _docker().volume.remove(name)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One container of a task's project, as `up` judges it after starting."""
+
+    service: str
+    container: str
+    status: str  # running, exited, restarting, created …
+    exit_code: int
+    restarts: int
+    health: str | None  # healthy, unhealthy, starting, or None without a healthcheck
+
+
+def service_states(spec: ComposeFiles) -> list[ServiceState]:
+    with _docker_errors("list the task's containers"):
+        containers = _docker(spec).compose.ps(all=True)
+    states = []
+    for c in containers:
+        health = c.state.health.status if c.state.health else None
+        states.append(ServiceState(
+            service=c.config.labels.get("com.docker.compose.service", c.name),
+            container=c.name, status=str(c.state.status), exit_code=int(c.state.exit_code or 0),
+            restarts=int(c.restart_count or 0), health=str(health) if health else None))
+    return states
+
+
+def last_logs(spec: ComposeFiles, service: str, lines: int = 15) -> str:
+    with _docker_errors(f"read the logs of {service}"):
+        text = _docker(spec).compose.logs([service], tail=str(lines), no_log_prefix=True)
+    return str(text or "").strip()
 
 
 def run_once(spec: ComposeFiles, service: str, command: Sequence[str],
@@ -220,23 +306,15 @@ def run_once(spec: ComposeFiles, service: str, command: Sequence[str],
     Not a service with `up --wait`: that exits 1 when a one-shot container exits 0
     (docker/compose#10596).
     """
-    from python_on_whales.exceptions import DockerException
+    def failed(err: Any) -> ComposeGenError:
+        output = "\n".join(part for part in ((err.stdout or "").strip(),
+                                              (err.stderr or "").strip()) if part)
+        return SeedError(f"the seed command {quote_command(command)} failed in service "
+                         f"'{service}' (exit {err.return_code})", output=output)
 
-    try:
+    with _docker_errors(f"run the seed in '{service}'", failure=failed):
         return str(_docker(spec).compose.run(service, list(command), envs=env, tty=False,
                                              dependencies=False, remove=True) or "")
-    except DockerException as err:
-        stderr = (err.stderr or "").strip()
-        if _daemon_unreachable(stderr):
-            raise DockerUnavailableError(f"Docker is not reachable: {_last_line(stderr)}",
-                                         hint=_docker_host_hint()) from err
-        from compose_gen.errors import SeedError
-
-        output = "\n".join(part for part in ((err.stdout or "").strip(), stderr) if part)
-        raise SeedError(f"the seed command {quote_command(command)} failed in service "
-                        f"'{service}' (exit {err.return_code})", output=output) from err
-    except FileNotFoundError as err:
-        raise DockerUnavailableError("the docker command was not found") from err
 
 
 def down(spec: ComposeFiles, *, volumes: bool = True) -> None:
@@ -268,13 +346,15 @@ class Resource:
 
 def labelled_resources(label: str, value: str | None = None) -> list[Resource]:
     """Every container, volume and network carrying our label (optionally with a value)."""
+    from python_on_whales.exceptions import NoSuchContainer, NoSuchNetwork, NoSuchVolume
+
     for attempt in range(5):
         try:
             return _list_labelled(label, value)
-        except ComposeCommandError as err:
+        except (NoSuchContainer, NoSuchNetwork, NoSuchVolume):
             # python-on-whales lists, then inspects: a resource that another task's `down`
-            # removed in between fails the inspect with "no such ...". List again.
-            if "no such" not in err.stderr.lower() or attempt == 4:
+            # removed in between fails the inspect. List again.
+            if attempt == 4:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -283,7 +363,10 @@ def _list_labelled(label: str, value: str | None) -> list[Resource]:
     docker = _docker()
     selector = f"{label}={value}" if value is not None else label
     found: list[Resource] = []
-    with _docker_errors("list compose-gen's containers, volumes and networks"):
+    from python_on_whales.exceptions import NoSuchContainer, NoSuchNetwork, NoSuchVolume
+
+    with _docker_errors("list compose-gen's containers, volumes and networks",
+                        passthrough=(NoSuchContainer, NoSuchNetwork, NoSuchVolume)):
         for c in docker.container.list(all=True, filters=[("label", selector)]):
             labels = dict(c.config.labels or {})
             ports = tuple(sorted(
@@ -307,7 +390,12 @@ def _list_labelled(label: str, value: str | None) -> list[Resource]:
 
 def remove_resources(resources: Sequence[Resource]) -> None:
     """Containers first, then networks and volumes they held; each only if still labelled."""
-    from python_on_whales.exceptions import DockerException
+    from python_on_whales.exceptions import (
+        DockerException,
+        NoSuchContainer,
+        NoSuchNetwork,
+        NoSuchVolume,
+    )
 
     docker = _docker()
     order = {"container": 0, "network": 1, "volume": 2}
@@ -322,9 +410,8 @@ def remove_resources(resources: Sequence[Resource]) -> None:
                     docker.network.remove(res.name)
                 else:
                     docker.volume.remove(res.name)
-            except DockerException as err:
-                if "No such" not in (err.stderr or "") and "not found" not in (err.stderr or ""):
-                    raise
+            except (NoSuchContainer, NoSuchNetwork, NoSuchVolume):
+                pass  # gone already: another `down` or `gc` got there first
     # When Compose recreates a container it hands the old one's anonymous volumes (an image's
     # VOLUME, e.g. redis's /data) to the new one as mounts by name, so `rm -v` keeps them.
     # They were made for our container: remove them unless something else still uses them.
@@ -392,3 +479,17 @@ def list_networks() -> list[DockerNetwork]:
                                    labels.get("com.docker.compose.project", ""),
                                    tuple(subnets)))
     return found
+
+
+def untag_project_images(project: str) -> None:
+    """Remove the tags of images Compose built for `project` (it labels them with the project;
+    our project names are ours alone), keeping their layers as build cache."""
+    from python_on_whales.exceptions import NoSuchImage
+
+    docker = _docker()
+    with _docker_errors(f"remove the images built for {project}", passthrough=(NoSuchImage,)):
+        images = docker.image.list(filters=[("label", f"com.docker.compose.project={project}")])
+        for image in images:
+            for tag in image.repo_tags or []:
+                with contextlib.suppress(NoSuchImage):
+                    docker.image.remove(tag, prune=False)

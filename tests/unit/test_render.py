@@ -93,7 +93,6 @@ def test_the_env_has_the_prd_keys_and_the_task_values() -> None:
 
     assert env["ZENFLOW_TASK_ID"] == PRD_TASKS[0]
     assert env["ZENFLOW_PORT_OFFSET"] == str(start - 20000) == "140"
-    assert env["COMPOSE_PROJECT_NAME"] == result.task.project_name
     assert env["POSTGRES_PORT"] == str(start)
     assert {env["REDIS_PORT"], env["FRONTEND_PORT"]} == {str(start + 1), str(start + 2)}
     assert env["BACKEND_PORT"] == env["BACKEND_PORT_W0"] == str(start + 10)
@@ -110,7 +109,7 @@ def test_the_env_has_the_prd_keys_and_the_task_values() -> None:
 
 def test_worker_copies_get_their_own_database_media_and_port() -> None:
     result = plan_for(PRD_TASKS[0])
-    copies = {c["name"]: c["definition"] for c in result.override["copies"]}
+    copies = {c.name: c.definition for c in result.override.copies}
 
     assert sorted(copies) == [f"backend_w{i}" for i in range(4)]
     for i in range(4):
@@ -130,15 +129,15 @@ def test_worker_copies_get_their_own_database_media_and_port() -> None:
 
 def test_the_base_worker_service_is_disabled_and_dependents_follow_worker_0() -> None:
     result = plan_for(PRD_TASKS[0])
-    services = {s["name"]: s for s in result.override["services"]}
+    services = {s.name: s for s in result.override.services}
 
-    assert services["backend"].get("disabled") is True
-    assert services["frontend"]["depends_on"] == {
+    assert services["backend"].disabled is True
+    assert services["frontend"].depends_on == {
         "backend_w0": {"condition": "service_started", "required": True}}
-    assert services["db"]["environment"] == {"POSTGRES_PASSWORD": PASSWORD}
+    assert services["db"].environment == {"POSTGRES_PASSWORD": PASSWORD}
     for entry in services.values():
-        assert entry["labels"]["dev.compose-gen.task"] == PRD_TASKS[0]
-    assert set(result.override["volumes"]) >= {f"media_w{i}" for i in range(4)}
+        assert entry.labels["dev.compose-gen.task"] == PRD_TASKS[0]
+    assert set(result.override.volumes) >= {f"media_w{i}" for i in range(4)}
 
 
 def test_the_base_is_not_modified_by_planning() -> None:
