@@ -1,5 +1,6 @@
 /*
- * Preloaded into Chromium (LD_PRELOAD) by playwright.config.ts: refuse NETLINK_ROUTE sockets.
+ * Preloaded into Chromium (LD_PRELOAD) through netlinkShim() of @compose-gen/playwright:
+ * refuse NETLINK_ROUTE sockets.
  *
  * Chromium watches the host's addresses and links through a NETLINK_ROUTE socket and, when
  * they change, aborts requests in flight with net::ERR_NETWORK_CHANGED, loopback included.

@@ -110,7 +110,7 @@ provision_browser() {
     apt_install chromium chromium-headless-shell
   fi
   say "browser: $(chromium --version 2>/dev/null | head -n1)"
-  # The E2E config builds a small LD_PRELOAD shim (examples/demo/e2e/support/no-netlink.c)
+  # The E2E config builds a small LD_PRELOAD shim (packages/playwright/no-netlink.c)
   # that keeps Chromium from aborting navigations whenever Docker changes the interfaces.
   if ! command -v cc >/dev/null 2>&1; then
     say "browser: installing a C compiler for the E2E netlink shim"
@@ -118,7 +118,16 @@ provision_browser() {
   fi
   local e2e="$repo/examples/demo/e2e"
   if [ -f "$e2e/package.json" ]; then
-    if [ ! -d "$e2e/node_modules/@playwright/test" ]; then
+    # npm copies @compose-gen/playwright from packages/playwright (install-links) and keeps
+    # that copy while the version is unchanged: refresh it when the source differs.
+    local installed="$e2e/node_modules/@compose-gen/playwright" file
+    for file in "$repo"/packages/playwright/*; do
+      if ! cmp -s "$file" "$installed/$(basename "$file")"; then
+        rm -rf "$installed"
+        break
+      fi
+    done
+    if [ ! -d "$e2e/node_modules/@playwright/test" ] || [ ! -d "$installed" ]; then
       say "browser: npm install in examples/demo/e2e"
       # No browser download: there is none to be had here; we use the system Chromium.
       (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund >"$log_dir/npm.log" 2>&1) \
