@@ -91,6 +91,11 @@ class ComposeCommandError(ComposeGenError):
         return f"{text}: {detail}" if detail else text
 
 
+class SubnetTakenError(ComposeCommandError):
+    """Docker refused a network's leased subnet: a network created since the lease was taken
+    (by a task of another lease registry: another user or state dir) overlaps it."""
+
+
 _COMPOSE_PROGRESS = re.compile(
     r"^\s*(?:Container|Network|Volume|Image|Service)\s+\S+\s+(?:Creating|Created|Starting|"
     r"Started|Waiting|Healthy|Stopping|Stopped|Removing|Removed|Recreate|Recreated|Running|"

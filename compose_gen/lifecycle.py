@@ -25,6 +25,7 @@ from compose_gen.errors import (
     ConfigError,
     DockerUnavailableError,
     Interrupted,
+    SubnetTakenError,
     UsageError,
 )
 from compose_gen.leases import Lease, LeaseRegistry, LeaseState
@@ -203,8 +204,8 @@ def up(config: Config, task: TaskSpec, workers: int, *, timeout: float = 300,
             return UpResult(rendered, before.template, False, (), already_up=True)
         registry.update(task.project_name, state=LeaseState.STARTING, pid=os.getpid())
         try:
-            result = _boot(config, task, rendered, workers, digest, deadline, progress,
-                           registry)
+            result = _boot_leasing_again(config, task, rendered, workers, digest, deadline,
+                                         progress, registry)
         except KeyboardInterrupt as err:
             if not was_running:
                 progress("interrupted: tearing down what was started")
@@ -232,6 +233,31 @@ def _template_for(config: Config, digest: str) -> str:
 
 def _remaining(deadline: float) -> float:
     return max(1.0, deadline - time.monotonic())
+
+
+SUBNET_ATTEMPTS = 4
+
+
+def _boot_leasing_again(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
+                        digest: str | None, deadline: float, progress: Progress,
+                        registry: LeaseRegistry) -> UpResult:
+    """_boot; when Docker refuses a leased subnet, lease and render again, then retry.
+
+    The lease checks Docker's networks, but a task of another lease registry (another user,
+    another state dir) may create an overlapping network before ours exists: Docker is the
+    only arbiter all registries share. The new lease sees that network and moves past it;
+    the task's networks that exist keep their subnets.
+    """
+    for attempt in range(1, SUBNET_ATTEMPTS + 1):
+        try:
+            return _boot(config, task, rendered, workers, digest, deadline, progress,
+                         registry)
+        except SubnetTakenError:
+            if attempt == SUBNET_ATTEMPTS:
+                raise
+            progress(f"a subnet of task '{task.id}' was taken meanwhile; leasing another")
+            rendered = render_task(config, task, workers, registry=registry)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,

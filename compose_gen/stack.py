@@ -24,6 +24,7 @@ from compose_gen.errors import (
     ComposeGenError,
     DockerUnavailableError,
     SeedError,
+    SubnetTakenError,
     WaitTimeoutError,
 )
 
@@ -75,6 +76,10 @@ def _docker_errors(what: str, hint: str | None = None, *,
             raise DockerUnavailableError(
                 f"Docker is not reachable while trying to {what}: {_last_line(stderr)}",
                 hint=_docker_host_hint()) from err
+        if _SUBNET_TAKEN in stderr:
+            raise SubnetTakenError(f"failed to {what}: a subnet leased for it was taken",
+                                   command=list(err.docker_command), stderr=stderr,
+                                   hint=hint) from err
         if failure is not None:
             raise failure(err) from err
         raise ComposeCommandError(f"failed to {what}", command=list(err.docker_command),
@@ -83,6 +88,10 @@ def _docker_errors(what: str, hint: str | None = None, *,
         raise DockerUnavailableError(
             "the docker command was not found", hint="install Docker; see `compose-gen doctor`"
         ) from err
+
+
+# Docker's only word for a network whose subnet overlaps another's (no typed error exists).
+_SUBNET_TAKEN = "Pool overlaps with other one on this address space"
 
 
 def _daemon_unreachable(stderr: str) -> bool:

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from compose_gen import leases as leases_module
 from compose_gen.config import NetworksConfig
+from compose_gen.subnets import allocate
 from tests.integration.helpers import TASK_LABEL, TaskTracker, docker, labelled
 
 TASKS = int(os.environ.get("SCALE_TEST_TASKS", "40"))
@@ -157,3 +159,40 @@ def test_forty_tasks_of_two_workers_run_at_once_and_leave_nothing(
               f"{len(subnets)} networks")
     record_property("scale_timing", timing)
     print(timing)
+
+
+def test_a_subnet_taken_by_another_registry_after_the_lease_is_leased_again(
+        tmp_path: Path, unique_task_id: str, tasks: TaskTracker,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Another lease registry (another user or state dir) creates a network on the subnet
+    # this task prefers after this task's lease looked at Docker's networks: the listing the
+    # lease saw was stale, and Docker refuses the task's network ("Pool overlaps").
+    task = tasks.add(write_project(tmp_path / "project"), unique_task_id)
+    pool = NetworksConfig()
+    preferred = allocate(unique_task_id, pool.pool, pool.prefix, 1)
+    assert preferred is not None
+    foreign = f"foreign-{unique_task_id}"
+    docker("network", "create", "--subnet", preferred[0], foreign)
+    real = leases_module.blocked_subnets_for
+    calls = []
+
+    def stale_then_real(project_name: str) -> list[ipaddress.IPv4Network]:
+        calls.append(project_name)
+        return [] if len(calls) == 1 else real(project_name)
+
+    monkeypatch.setattr(leases_module, "blocked_subnets_for", stale_then_real)
+    try:
+        assert task.up("--workers", "1") == 0, capsys.readouterr().err
+        # Leased twice: first from the stale listing (Docker refused it), then past it.
+        assert len(calls) == 2
+        [lease] = json.loads((Path(os.environ["COMPOSE_GEN_STATE_DIR"]) / "leases.json")
+                             .read_text(encoding="utf-8"))["leases"].values()
+        assert lease["subnets"] and preferred[0] not in lease["subnets"]
+        ours = [ipaddress.IPv4Network(entry["Subnet"])
+                for net in inspect_all("network", [task.task_id])
+                for entry in (net.get("IPAM") or {}).get("Config") or ()]
+        assert ours and not any(n.overlaps(ipaddress.IPv4Network(preferred[0])) for n in ours)
+        assert task.down() == 0
+        assert labelled(task.task_id) == NOTHING
+    finally:
+        docker("network", "rm", foreign)
