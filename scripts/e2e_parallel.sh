@@ -15,8 +15,7 @@
 #   E2E_RESULTS_DIR   reports (default examples/demo/e2e/results/<task id>/): junit.xml,
 #                     html/ (HTML report), artifacts/ (screenshots of failures), proof/
 #   E2E_PROVE_RUNS=N  run the suite N times against the one stack through `compose-gen prove`
-#                     (proof_run<i>.txt + report.{md,json,html} in <results>/proof/); without
-#                     the prove command, N plain runs with one JUnit file each
+#                     (proof_run<i>.txt + report.{md,json,html} in <results>/proof/)
 #   E2E_PROJECT_DIR   the compose-gen project (default examples/demo)
 #   COMPOSE_GEN_BIN   compose-gen to use (default .venv/bin/compose-gen, else on PATH)
 #   PLAYWRIGHT_CHROMIUM_PATH / CHROME_PATH  a system Chromium (default, when Playwright has no
@@ -157,17 +156,9 @@ runs=${E2E_PROVE_RUNS:-}
 rc=0
 if [ -z "$runs" ]; then
   run "${playwright[@]}" || rc=$?
-elif "$compose_gen" prove --help >/dev/null 2>&1; then
+else
   say "proving the suite over $runs runs: compose-gen prove"
   run "$compose_gen" prove --runs "$runs" --out "$results/proof" -- "${playwright[@]}" || rc=$?
-else
-  say "compose-gen has no prove command: $runs plain runs, one JUnit file each"
-  mkdir -p "$results/proof"
-  for ((i = 1; i <= runs; i++)); do
-    say "run $i of $runs"
-    run env PLAYWRIGHT_JUNIT_OUTPUT_NAME="$results/proof/junit_run$i.xml" "${playwright[@]}" \
-      || rc=$?
-  done
 fi
 status=$rc
 exit "$rc"

@@ -21,6 +21,7 @@ export E2E_WORKERS=${E2E_WORKERS:-4}
 PLAYWRIGHT_CHROMIUM_PATH=${PLAYWRIGHT_CHROMIUM_PATH:-$(command -v chromium-headless-shell || command -v chromium || true)}
 export PLAYWRIGHT_CHROMIUM_PATH
 started=$SECONDS
+echo "== shellcheck"; "$repo/scripts/ci/provision.sh" lint; git ls-files -z '*.sh' | xargs -0 shellcheck
 echo "== ruff"
 ruff check .
 echo "== pytest (unit, integration, e2e)"

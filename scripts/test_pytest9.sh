@@ -11,15 +11,22 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/dev_env.sh"
 venv="${PYTEST9_VENV:-$repo/.venv-pytest9}"
-python="${PYTHON:-$( [ -x "$repo/.venv/bin/python" ] && echo "$repo/.venv/bin/python" || command -v python3)}"
+if [ -n "${PYTHON:-}" ]; then
+  python=$PYTHON
+elif [ -x "$repo/.venv/bin/python" ]; then
+  python=$repo/.venv/bin/python
+else
+  python=$(command -v python3)
+fi
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 stamp="$venv/.compose-gen-installed"
 if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
-  # Only what the plugin's tests need; no [test] extra (it pins pytest 8).
+  # Only what the plugin's tests need; no [test] extra (it pins pytest 8). celery and
+  # django-environ: what the shape fixture projects' backends (tests/projects) import.
   "$venv/bin/python" -m pip install -q -e "$repo" "pytest>=9,<10" "pytest-django>=4.8" \
-    "pytest-xdist>=3.5" "django>=4.2"
+    "pytest-xdist>=3.5" "django>=4.2" celery django-environ
   touch "$stamp"
 fi
 version=$("$venv/bin/python" -c 'import pytest; print(pytest.__version__)')

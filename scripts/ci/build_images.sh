@@ -91,7 +91,7 @@ cleanup() {
   [ -n "$rootfs" ] && [ -d "$rootfs" ] || return 0
   # debootstrap mounts proc/sys inside the target; never rm -rf through a mount.
   local m
-  for m in $(awk -v r="$rootfs" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+  awk -v r="$rootfs" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r | while IFS= read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf --one-file-system "$rootfs"
@@ -191,7 +191,6 @@ else
   note_replaced "$old" "$base_image"
   say "$base_image: built"
 fi
-base_id=$(docker image inspect -f '{{.Id}}' "$base_image")
 
 for entry in "${derived[@]}"; do
   image=${entry%%=*} ctx=${entry#*=} parent=$base_image

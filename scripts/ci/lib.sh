@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/ci/*.sh. Source it; it defines functions only and
 # changes no shell options.
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Provision what compose-gen's tests need on a clean Debian machine, idempotently:
 #   Docker engine (started if not running), the Compose v2 plugin, the example's
-#   images built offline (no container registry here), Chromium and npm packages.
+#   images built offline (no container registry here), Chromium and npm packages, shellcheck.
 # Every step first checks whether its result is already there, so a second run is cheap.
 # Package mirrors are read from this machine's own apt configuration, never hard-coded.
 #
-# Usage: scripts/ci/provision.sh [docker|compose|images|browser|all]...   (default: all)
+# Usage: scripts/ci/provision.sh [docker|compose|images|browser|lint|all]...   (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -136,6 +136,15 @@ provision_browser() {
   fi
 }
 
+provision_lint() {
+  # Debian's shellcheck package: scripts/test.sh checks every shell script of the repository.
+  if ! command -v shellcheck >/dev/null 2>&1; then
+    say "lint: installing shellcheck"
+    apt_install shellcheck
+  fi
+  say "lint: $(shellcheck --version | sed -n 's/^version: /shellcheck /p')"
+}
+
 steps=("$@")
 [ "${#steps[@]}" -gt 0 ] || steps=(all)
 for step in "${steps[@]}"; do
@@ -144,7 +153,8 @@ for step in "${steps[@]}"; do
     compose) provision_compose ;;
     images) provision_images ;;
     browser) provision_browser ;;
-    all) provision_docker; provision_compose; provision_images; provision_browser ;;
-    *) die "unknown step '$step' (expected docker, compose, images, browser or all)" ;;
+    lint) provision_lint ;;
+    all) provision_docker; provision_compose; provision_images; provision_browser; provision_lint ;;
+    *) die "unknown step '$step' (expected docker, compose, images, browser, lint or all)" ;;
   esac
 done
