@@ -1,55 +1,43 @@
 #!/usr/bin/env bash
-# Run a backend's pytest suites in parallel against this task's own stack (PRD §4.2).
+# Run a backend's pytest suites in parallel against this task's own stack (PRD §4.2), for a
+# pytest WITHOUT compose-gen's plugin. With the plugin installed, plain `pytest -n 4` inside
+# the task does all of this and more (the task found by env or worktree path, its .env.task
+# loaded, a database and media dir per xdist worker): use that.
 #
-# When a task is detected ($ZENFLOW_TASK_ID, else the <id> of the .zenflow/worktrees/<id>/
-# around the current directory), its settings (.env.task: POSTGRES_PORT, DATABASE_URL, ...)
-# are loaded into the environment first; compose-gen's pytest plugin then gives each xdist
-# worker its own database and media dir on that stack. Without a task, pytest runs as it is.
+# The task and its settings come from compose-gen itself (`compose-gen env`: the task from
+# $ZENFLOW_TASK_ID, else the .zenflow/worktrees/<id>/ around the current directory, exactly as
+# every compose-gen command finds it). They are loaded into the environment, then pytest runs.
 #
 # Usage (from the directory your pytest configuration is in):
 #   scripts/test_parallel_zenflow.sh [pytest args]      e.g.  -m api --dist loadscope
 # Environment: PYTEST_WORKERS (default auto), PYTEST (default pytest),
-#   COMPOSE_GEN (default compose-gen, else `python3 -m compose_gen`).
+#   COMPOSE_GEN_BIN (default compose-gen on PATH, else `python3 -m compose_gen`).
 set -euo pipefail
 
-if [ -n "${COMPOSE_GEN:-}" ]; then
-  cg=("$COMPOSE_GEN")
+if [ -n "${COMPOSE_GEN_BIN:-}" ]; then
+  cg=("$COMPOSE_GEN_BIN")
 elif command -v compose-gen >/dev/null 2>&1; then
   cg=(compose-gen)
 else
   cg=(python3 -m compose_gen)
 fi
 
-task_id=${ZENFLOW_TASK_ID:-}
-if [ -z "$task_id" ]; then
-  here=$(pwd -P)
-  case "$here/" in
-    */.zenflow/worktrees/?*/*)
-      rest=${here#*/.zenflow/worktrees/}
-      task_id=${rest%%/*}
-      ;;
-  esac
+settings=$(mktemp)
+trap 'rm -f "$settings"' EXIT
+# dotenv format: KEY='value' lines, quoted by compose-gen for sh; nothing here is eval'ed.
+# On failure compose-gen has said why in one line (no task, or not rendered/up yet).
+status=0
+"${cg[@]}" env --format dotenv >"$settings" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "test_parallel_zenflow: no task settings (above); run inside the task's worktree or set ZENFLOW_TASK_ID, after \`compose-gen up\`" >&2
+  exit "$status"
 fi
-
-if [ -n "$task_id" ]; then
-  settings=$(mktemp)
-  trap 'rm -f "$settings"' EXIT
-  # dotenv format: KEY='value' lines, quoted by compose-gen for sh; nothing here is eval'ed.
-  if ! "${cg[@]}" env --task-id "$task_id" --format dotenv >"$settings"; then
-    echo "test_parallel_zenflow: no settings for task $task_id: run \`compose-gen up --task-id <id>\` first" >&2
-    exit 2
-  fi
-  set -a
-  # shellcheck disable=SC1090
-  . "$settings"
-  set +a
-  export ZENFLOW_TASK_ID="$task_id"
-  echo "test_parallel_zenflow: task $task_id (project ${COMPOSE_PROJECT_NAME:-?}, PostgreSQL on 127.0.0.1:${POSTGRES_PORT:-?})" >&2
-else
-  echo "test_parallel_zenflow: no task detected (no \$ZENFLOW_TASK_ID, not in .zenflow/worktrees/<id>/): running without compose-gen's isolation" >&2
-fi
+set -a
+# shellcheck disable=SC1090  # the file compose-gen just wrote
+. "$settings"
+set +a
+echo "test_parallel_zenflow: task ${ZENFLOW_TASK_ID:-?} (project ${COMPOSE_PROJECT_NAME:-?}, PostgreSQL on 127.0.0.1:${POSTGRES_PORT:-?})" >&2
 
 # Not exec: the EXIT trap removes the settings copy (it holds the task's password).
-status=0
 "${PYTEST:-pytest}" -n "${PYTEST_WORKERS:-auto}" "$@" || status=$?
 exit "$status"
