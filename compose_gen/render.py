@@ -357,25 +357,31 @@ def _raw_json(value: Any, indent: int | None = None) -> str:
 
 
 def template_dirs(config: Config | None = None) -> list[Path]:
-    package = Path(__file__).resolve().parent
-    shipped = package / "templates"
-    if not shipped.is_dir():  # running from a source checkout / editable install
-        shipped = package.parent / "templates"
-    dirs = [shipped]
-    if config is not None:
-        own = config.project_dir / ".compose-gen" / "templates"
-        if own.is_dir():
-            dirs.insert(0, own)
-    return dirs
+    """The project's own template dirs (`.compose-gen/templates/`), tried before the shipped."""
+    if config is None:
+        return []
+    own = config.project_dir / ".compose-gen" / "templates"
+    return [own] if own.is_dir() else []
+
+
+def _shipped_template(name: str) -> str | None:
+    """A template shipped in the package (compose_gen/templates/), read one way in every kind
+    of install (wheel, editable, zip) through importlib.resources."""
+    from importlib.resources import files
+
+    resource = files("compose_gen") / "templates" / name
+    return resource.read_text(encoding="utf-8") if resource.is_file() else None
 
 
 def jinja_env(config: Config | None = None) -> Any:
     import jinja2
 
+    loader = jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader([str(d) for d in template_dirs(config)]),
+        jinja2.FunctionLoader(_shipped_template)])
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(config)]),
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-        trim_blocks=True, lstrip_blocks=True)
+        loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(yaml=_yaml, dotenv=_dotenv, rawjson=_raw_json)
     return env
 
