@@ -340,6 +340,91 @@ def zenflow_teardown(state: _State) -> int:
     return int(teardown(_hook_context(state)))
 
 
+@cli.group()
+def hooks() -> None:
+    """Wire compose-gen into a worktree tool: every new worktree gets its own stack.
+
+    Tools: zenflow, claude (Claude Code), cursor, conductor, git. Each install merges into
+    the tool's own config file, keeps every other key, and changes nothing when run again.
+    See docs/worktree-tools.md.
+    """
+
+
+tool_option = click.option("--for", "tool", required=True, metavar="TOOL",
+                           help="zenflow, claude, cursor, conductor or git.")
+repo_option = click.option(
+    "--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+    help="The repository. Default: the git work tree around the current directory.")
+
+
+@hooks.command(name="install")
+@tool_option
+@repo_option
+def hooks_install(tool: str, repo: Path | None) -> None:
+    """Make TOOL run `compose-gen hooks run TOOL setup` (and teardown) for its worktrees."""
+    from compose_gen.hooks import install
+
+    for line in install(tool, repo or Path.cwd()) or [f"{tool}: already installed"]:
+        click.echo(line)
+
+
+@hooks.command(name="uninstall")
+@tool_option
+@repo_option
+def hooks_uninstall(tool: str, repo: Path | None) -> None:
+    """Take compose-gen out of TOOL's config again (the user's own entries stay)."""
+    from compose_gen.hooks import uninstall
+
+    for line in uninstall(tool, repo or Path.cwd()) or [f"{tool}: not installed"]:
+        click.echo(line)
+
+
+@hooks.command(name="status")
+@click.option("--for", "tool", default=None, metavar="TOOL", help="Only this tool.")
+@repo_option
+def hooks_status(tool: str | None, repo: Path | None) -> None:
+    """Which tools are wired in this repository, where, and what tears their stacks down."""
+    from compose_gen.hooks import TOOLS, status
+
+    for item in status(repo or Path.cwd(), (tool,) if tool else TOOLS):
+        state = "installed" if item.installed else "not installed"
+        click.echo(f"{item.tool:<10} {state:<14} {item.config}; teardown: {item.teardown}")
+
+
+@hooks.command(name="run")
+@click.argument("tool")
+@click.argument("event", type=click.Choice(["setup", "teardown"]))
+@click.pass_obj
+def hooks_run(state: _State, tool: str, event: str) -> int:
+    """What TOOL's config calls: set up (render, `up`) or tear down its worktree's stack.
+
+    Reads what TOOL gives: Claude Code's JSON on stdin, Conductor's $CONDUCTOR_* variables,
+    the worktree as the current directory. COMPOSE_GEN_SKIP_UP=1 renders only. On failure one
+    line on stderr and a non-zero exit.
+    """
+    from compose_gen.config import load_config
+    from compose_gen.hooks import HookRun, run
+
+    hook = HookRun(cwd=Path.cwd(), environ=os.environ, echo=click.echo, progress=_progress,
+                   load_config=lambda where: load_config(state.project_dir or where,
+                                                         config_file=state.config_file),
+                   stdin=sys.stdin.read)
+    return int(run(tool, event, hook))
+
+
+@cli.command()
+@click.pass_obj
+def mcp(state: _State) -> None:
+    """An MCP server on stdio for coding agents: status, env, up, reset, down, prove.
+
+    Needs the optional extra: pip install 'compose-gen[mcp]'. The task defaults as for every
+    command (the worktree around the server's directory).
+    """
+    from compose_gen.mcp_server import serve
+
+    serve(state.project_dir, state.config_file)
+
+
 @cli.command()
 @click.pass_obj
 def doctor(state: _State) -> None:

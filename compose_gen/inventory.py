@@ -109,6 +109,8 @@ def gc_reason(info: StackInfo) -> str | None:
         if info.registry == paths.registry_id():
             return "no lease (released, or lost with the lease registry)"
         return None
+    if lease.worktree and not Path(lease.worktree).is_dir():
+        return f"its worktree {lease.worktree} is gone"
     if not Path(lease.project_dir).is_dir():
         return f"its project dir {lease.project_dir} is gone"
     if lease.state == "starting" and not _pid_alive(lease.pid):

@@ -71,6 +71,9 @@ class Lease:
     media_seed: str | None = None
     # The task's networks' subnets, in the order the override assigns them (CIDR strings).
     subnets: tuple[str, ...] = field(default_factory=tuple)
+    # The worktree a worktree tool's hook made the task for ("" otherwise): `gc` reaps the
+    # task once that directory is gone, whether or not the config lives inside it.
+    worktree: str = ""
 
     @property
     def block(self) -> PortBlock:
@@ -236,7 +239,8 @@ class LeaseRegistry:
                     databases=existing.databases if existing else (),
                     template=existing.template if existing else None,
                     media_seed=existing.media_seed if existing else None,
-                    subnets=existing.subnets if existing else ())
+                    subnets=existing.subnets if existing else (),
+                    worktree=existing.worktree if existing else "")
             if subnets is not None:
                 lease = replace(lease, subnets=_lease_subnets(
                     task, config, subnets, lease.subnets, leases, blocked))

@@ -97,6 +97,9 @@ class TaskIdSource(enum.Enum):
     OPTION = "option"  # --task-id (the CLI) or --compose-gen-task (the pytest plugin)
     ENV = "env"  # $ZENFLOW_TASK_ID
     WORKTREE = "worktree"  # the <id> of a .zenflow/worktrees/<id>/ around the directory
+    # The ID a worktree tool's hook (`compose-gen hooks run`) recorded in the git dir of the
+    # linked worktree around the directory: Claude Code, Cursor, Conductor, git worktrees.
+    GIT_WORKTREE = "git-worktree"
 
 
 @dataclass(frozen=True)
@@ -107,13 +110,15 @@ class FoundTaskId:
     def describe(self, option: str = "--task-id") -> str:
         """How people name the source in a message: the option, `$ZENFLOW_TASK_ID`, or the path."""
         return {TaskIdSource.OPTION: option, TaskIdSource.ENV: f"${TASK_ID_ENV}",
-                TaskIdSource.WORKTREE: "/".join(WORKTREES_DIR) + "/<id>/"}[self.source]
+                TaskIdSource.WORKTREE: "/".join(WORKTREES_DIR) + "/<id>/",
+                TaskIdSource.GIT_WORKTREE: "the worktree's compose-gen hook"}[self.source]
 
 
 def find_task_id(explicit: str | None = None, *, cwd: Path | None = None,
                  environ: Mapping[str, str] | None = None,
                  validate: bool = True) -> FoundTaskId | None:
-    """The one task-ID discovery: the option, else $ZENFLOW_TASK_ID, else the worktree path.
+    """The one task-ID discovery: the option, else $ZENFLOW_TASK_ID, else the worktree path,
+    else the ID a worktree tool's hook recorded for the git worktree around the directory.
 
     None when there is no task at all. With `validate`, a found ID that is not a valid task ID
     raises InvalidTaskIdError naming where it came from. An explicit empty ID is a mistake to
@@ -126,10 +131,15 @@ def find_task_id(explicit: str | None = None, *, cwd: Path | None = None,
     elif env.get(TASK_ID_ENV):
         found = FoundTaskId(env[TASK_ID_ENV], TaskIdSource.ENV)
     else:
-        from_path = task_id_from_path(cwd or Path.cwd())
-        if not from_path:
-            return None
-        found = FoundTaskId(from_path, TaskIdSource.WORKTREE)
+        here = cwd or Path.cwd()
+        from_path = task_id_from_path(here)
+        if from_path:
+            found = FoundTaskId(from_path, TaskIdSource.WORKTREE)
+        else:
+            recorded = recorded_task_id(here)
+            if not recorded:
+                return None
+            found = FoundTaskId(recorded, TaskIdSource.GIT_WORKTREE)
     if validate:
         try:
             validate_task_id(found.id)
@@ -163,3 +173,40 @@ def task_id_from_path(path: Path) -> str | None:
         if parts[i:i + 2] == WORKTREES_DIR:
             return parts[i + 2]
     return None
+
+
+# A linked git worktree's own git dir (`<common>/worktrees/<name>/`) holds this file when a
+# worktree tool's hook set the worktree up: only such worktrees have a task, and git deletes the
+# file with the worktree. Read without running git: `compose-gen env` must start fast.
+TASK_MARKER = "compose-gen-task"
+
+
+def linked_worktree(path: Path) -> tuple[Path, Path] | None:
+    """(work tree root, its private git dir) of the linked worktree around `path`, else None
+    (the main work tree, a submodule, or no git at all)."""
+    here = path.resolve()
+    for folder in (here, *here.parents):
+        dotgit = folder / ".git"
+        if dotgit.is_dir():
+            return None
+        if dotgit.is_file():
+            try:
+                text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return None
+            if not text.startswith("gitdir:"):
+                return None
+            gitdir = (folder / text.partition(":")[2].strip()).resolve()
+            return (folder, gitdir) if gitdir.parent.name == "worktrees" else None
+    return None
+
+
+def recorded_task_id(path: Path) -> str | None:
+    """The task ID a hook recorded for the linked worktree around `path`, if any."""
+    found = linked_worktree(path)
+    if found is None:
+        return None
+    try:
+        return (found[1] / TASK_MARKER).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None

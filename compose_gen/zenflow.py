@@ -233,6 +233,8 @@ class HookContext:
     load_config: Callable[[], Any]  # -> Config; the CLI passes its --config/-C aware loader
     echo: Echo
     progress: Echo = lambda _message: None
+    # How the messages name the command: "zenflow", or "hooks <tool>" for the other tools.
+    name: str = "zenflow"
 
 
 def _step(ctx: HookContext, name: str, action: Callable[[], Any]) -> Any:
@@ -278,7 +280,7 @@ def setup(ctx: HookContext) -> ExitCode:
     workers = config.workers.default
     if ctx.environ.get(SKIP_UP_ENV, "0") == "1":
         rendered = _step(ctx, "render", lambda: render_task(config, task, workers))
-        ctx.echo(f"compose-gen zenflow setup: {SKIP_UP_ENV}=1: rendered only (ports "
+        ctx.echo(f"compose-gen {ctx.name} setup: {SKIP_UP_ENV}=1: rendered only (ports "
                  f"{rendered.lease.block.start}-{rendered.lease.block.end}); start it with: "
                  f"compose-gen up --task-id {task.id}")
     else:
@@ -287,11 +289,11 @@ def setup(ctx: HookContext) -> ExitCode:
                                           progress=ctx.progress))
         block = result.rendered.lease.block
         verb = "is already up" if result.already_up else "is up"
-        ctx.echo(f"compose-gen zenflow setup: task '{task.id}' {verb}: project "
+        ctx.echo(f"compose-gen {ctx.name} setup: task '{task.id}' {verb}: project "
                  f"{task.project_name}, ports {block.start}-{block.end} on 127.0.0.1")
     # What the tests and the Playwright fixture will read: prove it is readable now.
     _step(ctx, "env", lambda: task_env(task.id, task.dir, config.database.url_env))
-    ctx.echo(f"compose-gen zenflow setup: task '{task.id}' is ready; its settings: "
+    ctx.echo(f"compose-gen {ctx.name} setup: task '{task.id}' is ready; its settings: "
              f"compose-gen env --task-id {task.id}")
     return ExitCode.OK
 
@@ -302,7 +304,7 @@ def teardown(ctx: HookContext) -> ExitCode:
 
     config, task = _task(ctx)
     _step(ctx, "down", lambda: down(config, task))
-    ctx.echo(f"compose-gen zenflow teardown: task '{task.id}' is down")
+    ctx.echo(f"compose-gen {ctx.name} teardown: task '{task.id}' is down")
     return ExitCode.OK
 
 
