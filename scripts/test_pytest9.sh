@@ -22,7 +22,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 stamp="$venv/.compose-gen-installed"
-if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ] || [ "${BASH_SOURCE[0]}" -nt "$stamp" ]; then
   # Only what the plugin's tests need; no [test] extra (it pins pytest 8). celery and
   # django-environ: what the shape fixture projects' backends (tests/projects) import.
   "$venv/bin/python" -m pip install -q -e "$repo" "pytest>=9,<10" "pytest-django>=4.8" \

@@ -299,6 +299,26 @@ needs_django = pytest.mark.skipif(
     reason="pytest-django and Django are not installed")
 
 
+# A project that is not media-safe: with $FIXED_MEDIA_ROOT every test of every worker writes
+# its upload into one directory. (A fixed MEDIA_ROOT in the settings module alone no longer
+# is one: the plugin gives each worker its own MEDIA_ROOT before the first test.)
+DJANGO_CONFTEST = """
+    import os
+
+    import pytest
+
+
+    @pytest.fixture(autouse=True)
+    def _fixed_media_root(settings):
+        fixed = os.environ.get("FIXED_MEDIA_ROOT")
+        if fixed:
+            settings.MEDIA_ROOT = fixed
+            os.makedirs(fixed, exist_ok=True)
+            with open(os.path.join(fixed, f"upload-{os.getpid()}.txt"), "w") as fh:
+                fh.write("x")
+"""
+
+
 @pytest.fixture
 def django_project(one_task: Task) -> Iterator[Path]:
     project = one_task.project / f"djapp_{uuid.uuid4().hex[:6]}"
@@ -307,6 +327,7 @@ def django_project(one_task: Task) -> Iterator[Path]:
         "[pytest]\nDJANGO_SETTINGS_MODULE = djsettings\npythonpath = .\n")
     (project / "djsettings.py").write_text(textwrap.dedent(DJANGO_SETTINGS))
     (project / "test_django.py").write_text(textwrap.dedent(DJANGO_TESTS))
+    (project / "conftest.py").write_text(textwrap.dedent(DJANGO_CONFTEST))
     yield project
     shutil.rmtree(project, ignore_errors=True)
 
