@@ -144,7 +144,14 @@ fetch_wheels() {  # requirements file -> prints the directory holding its wheels
   local req=$1 dir
   dir=$wheel_cache/$(sha256sum "$req" | cut -c1-16)
   if [ ! -f "$dir/.complete" ]; then
-    command -v python3 >/dev/null 2>&1 || die "python3 not found (needed to download wheels for $req)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      # A clean Debian host has python3 but no pip; its pip reads the machine's pip config.
+      [ "$(id -u)" -eq 0 ] || die "python3 -m pip not found (needed to download wheels for $req)"
+      say "wheels: installing python3-pip (log: $log_dir/apt-pip.log)"
+      { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip; } \
+        >"$log_dir/apt-pip.log" 2>&1 || die "installing python3-pip failed, see $log_dir/apt-pip.log"
+    fi
     mkdir -p "$dir"
     say "wheels: downloading $(basename "$(dirname "$req")")'s requirements (log: $log_dir/wheels.log)"
     # The image's Python: Debian bookworm's 3.11 on x86_64, binary wheels only.
