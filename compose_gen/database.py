@@ -10,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -159,19 +160,9 @@ def finish_template(url: str, building: str, final: str) -> None:
 
 def clone(url: str, template: str, name: str) -> float:
     """Drop `name` if present and create it from `template`; returns the seconds it took."""
-    from psycopg import sql
-
     started = time.perf_counter()
-    with _connect(url) as conn:
-        version = conn.info.server_version
-        _terminate(conn, template)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        # FILE_COPY (PG 15+) copies files instead of WAL-logging every block: fastest for
-        # small templates on a server with fsync off.
-        strategy = sql.SQL(" STRATEGY FILE_COPY") if version >= 150000 else sql.SQL("")
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}{}").format(
-            sql.Identifier(name), sql.Identifier(template), strategy))
+    with _connect(url) as conn, _worker_lock(conn, name):
+        _clone_on(conn, template, name)
     return time.perf_counter() - started
 
 
@@ -199,3 +190,183 @@ def _terminate(conn: Any, database: str) -> None:
     """End sessions on `database` (left by a crashed seed or test), instead of failing 55006."""
     conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                  "WHERE datname = %s AND pid <> pg_backend_pid()", (database,))
+
+
+# --- warm clones (one spare per worker, IntegreSQL-style) -----------------------------------
+#
+# A reset that clones blocks the test for a CREATE DATABASE (two checkpoints) and a DROP (one
+# more). With a spare made ahead of time from the same template, the reset is an atomic swap:
+# in ONE transaction the worker's database is renamed aside and the spare renamed into its
+# place (ALTER DATABASE ... RENAME may run in a transaction block; CREATE/DROP may not). So
+# the worker's name always names a complete database: the old one or the pristine spare, never
+# nothing, never a half-made one. A spare is complete when it has its spare name at all:
+# CREATE DATABASE makes the row visible only when it commits. The next spare and the drop of
+# the old database happen after the swap, off the test's clock (`prepare_spare`).
+#
+# Names, all derived from the worker's database name and nothing else, so a reset can touch no
+# other worker's database (and the server is the task's own, so no other task's):
+#   <worker>_s<10 hex of the template digest>  the spare: a spare of another template is stale
+#   <worker>_o<8 hex random>                   renamed aside by a swap, dropped afterwards
+# Readers of the same protocol (the Playwright fixture's reset.cjs) use the same names, the
+# same lock (LOCK_SQL) and the same order of statements.
+
+SPARE_MARK = "_s"
+ASIDE_MARK = "_o"
+SPARE_DIGEST_LENGTH = 10
+ASIDE_TOKEN_LENGTH = 8
+# Serialises every reset and spare of one worker database, across processes and languages.
+LOCK_SQL = "SELECT pg_advisory_lock(hashtextextended('compose-gen:' || %s, 0))"
+UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended('compose-gen:' || %s, 0))"
+_HEX = frozenset("0123456789abcdef")
+
+
+def template_digest(template: str) -> str:
+    """The seed digest a template's name carries (template_name), as spares carry it."""
+    head, infix, digest = template.rpartition(TEMPLATE_INFIX)
+    if not (head and infix and digest and set(digest) <= _HEX):
+        raise ValueError(f"{template!r} is not a compose-gen template name")
+    return digest[:SPARE_DIGEST_LENGTH]
+
+
+def spare_name(worker_db: str, template: str) -> str:
+    name = f"{worker_db}{SPARE_MARK}{template_digest(template)}"
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ComposeGenError(f"the spare of database {worker_db} would need a name over "
+                              f"{MAX_NAME_BYTES} bytes", hint="shorten database.name_prefix")
+    return name
+
+
+def aside_name(worker_db: str) -> str:
+    import secrets
+
+    return f"{worker_db}{ASIDE_MARK}{secrets.token_hex(ASIDE_TOKEN_LENGTH // 2)}"
+
+
+def _suffix_is(name: str, worker_db: str, mark: str, length: int) -> bool:
+    rest = name[len(worker_db):]
+    return (name.startswith(worker_db) and rest.startswith(mark)
+            and len(rest) == len(mark) + length and set(rest[len(mark):]) <= _HEX)
+
+
+def is_spare_of(name: str, worker_db: str) -> bool:
+    return _suffix_is(name, worker_db, SPARE_MARK, SPARE_DIGEST_LENGTH)
+
+
+def is_aside_of(name: str, worker_db: str) -> bool:
+    return _suffix_is(name, worker_db, ASIDE_MARK, ASIDE_TOKEN_LENGTH)
+
+
+def leftovers(names: list[str], worker_db: str, template: str | None) -> list[str]:
+    """What of `names` the worker no longer needs: spares of another template (or of any,
+    with template None) and databases renamed aside by earlier swaps."""
+    keep = spare_name(worker_db, template) if template else None
+    return [n for n in names if (is_spare_of(n, worker_db) and n != keep)
+            or is_aside_of(n, worker_db)]
+
+
+@contextmanager
+def _worker_lock(conn: Any, worker_db: str) -> Iterator[None]:
+    conn.execute(LOCK_SQL, (worker_db,))
+    try:
+        yield
+    finally:
+        conn.execute(UNLOCK_SQL, (worker_db,))
+
+
+def _exists(conn: Any, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() \
+        is not None
+
+
+def _clone_on(conn: Any, template: str, name: str) -> None:
+    from psycopg import sql
+
+    _terminate(conn, template)
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    # FILE_COPY (PG 15+) copies files instead of WAL-logging every block: fastest for small
+    # templates on a server with fsync off.
+    strategy = sql.SQL(" STRATEGY FILE_COPY") if conn.info.server_version >= 150000 \
+        else sql.SQL("")
+    conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}{}").format(
+        sql.Identifier(name), sql.Identifier(template), strategy))
+
+
+def _close_sessions(conn: Any, name: str, timeout: float) -> None:
+    """No session on `name`, and none can open: a database is renamed only when unused.
+    pg_terminate_backend only signals; the sessions are waited for, with a deadline."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+        sql.Identifier(name)))
+    _terminate(conn, name)
+    deadline = time.monotonic() + timeout
+    while conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s AND "
+                       "pid <> pg_backend_pid() LIMIT 1", (name,)).fetchone():
+        if time.monotonic() > deadline:
+            # Left as it was: the worker keeps its (used) database rather than none.
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
+                sql.Identifier(name)))
+            raise ComposeGenError(f"sessions on database {name} did not end within "
+                                  f"{timeout:.0f} s of being terminated")
+        time.sleep(0.002)
+
+
+@dataclass(frozen=True)
+class Reset:
+    """One reset: how long it blocked its caller, and whether a spare was swapped in."""
+
+    seconds: float
+    warm: bool
+
+
+def warm_reset(url: str, template: str, name: str, *, timeout: float = 10) -> Reset:
+    """Worker database `name` becomes a pristine copy of `template`: the ready spare swapped in
+    atomically, or (no spare yet) a clone. The next spare is prepare_spare's job."""
+    from psycopg import sql
+
+    started = time.perf_counter()
+    spare = spare_name(name, template)
+    with _connect(url) as conn, _worker_lock(conn, name):
+        if not _exists(conn, spare):
+            _clone_on(conn, template, name)
+            return Reset(time.perf_counter() - started, warm=False)
+        if _exists(conn, name):
+            _close_sessions(conn, name, timeout)
+            conn.execute(sql.SQL("BEGIN; ALTER DATABASE {} RENAME TO {}; "
+                                 "ALTER DATABASE {} RENAME TO {}; COMMIT").format(
+                sql.Identifier(name), sql.Identifier(aside_name(name)),
+                sql.Identifier(spare), sql.Identifier(name)))
+        else:
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(spare), sql.Identifier(name)))
+    return Reset(time.perf_counter() - started, warm=True)
+
+
+def prepare_spare(url: str, template: str, name: str) -> float:
+    """Drop what earlier swaps and templates left of worker `name`, and make its spare of
+    `template` unless it is there; the seconds it took (off the test's clock)."""
+    from psycopg import sql
+
+    started = time.perf_counter()
+    with _connect(url, timeout=30) as conn, _worker_lock(conn, name):
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
+        for old in leftovers(names, name, template):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(old)))
+        spare = spare_name(name, template)
+        if spare not in names:
+            _clone_on(conn, template, spare)
+    return time.perf_counter() - started
+
+
+def discard_spares(url: str, names: list[str]) -> None:
+    """Drop every spare and set-aside database of the worker databases `names`."""
+    from psycopg import sql
+
+    with _connect(url) as conn:
+        present = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
+        for name in names:
+            with _worker_lock(conn, name):
+                for old in leftovers(present, name, None):
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(old)))

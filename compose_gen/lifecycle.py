@@ -316,6 +316,10 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
     surplus = [name for name in rendered.lease.databases if name not in wanted]
     if surplus:
         database.drop(url, surplus)
+        database.discard_spares(url, surplus)
+    # One spare per worker (database.warm_reset), made while the services start: the first
+    # reset of each worker is already a swap.
+    spares = _SpareMaker(url, template, [w.database for w in plan.workers]) if template else None
     if template is not None and plan.seed_copy and plan.workers[0].media_volume and fresh:
         progress("copying the seeded media into worker(s) "
                  + ", ".join(str(i) for i in fresh))
@@ -331,7 +335,35 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
                                  timeout=min(config.workers.ready_timeout,
                                              _remaining(deadline)),
                                  what=f"task '{task.id}'")
+    if spares is not None:
+        spares.join()
     return UpResult(rendered, template, seeded, tuple(timings))
+
+
+class _SpareMaker:
+    """database.prepare_spare for each worker in a thread; join() re-raises its failure."""
+
+    def __init__(self, url: str, template: str, names: list[str]) -> None:
+        import threading
+
+        from compose_gen import database
+
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                for name in names:
+                    database.prepare_spare(url, template, name)
+            except BaseException as err:  # handed to join(), in the caller's thread
+                self.error = err
+
+        self.thread = threading.Thread(target=run, name="compose-gen-spares", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _media_seed_ready(rendered: Rendered, digest: str) -> bool:
@@ -474,7 +506,9 @@ def reset(config: Config, task: TaskSpec, worker: int, *, database_only: bool = 
         if lease.template is None:
             database.create_empty(url, name)
             return 0.0
-        took = database.clone(url, lease.template, name)
+        # The spare swapped in (or a clone when there is none yet), then the next spare.
+        took = database.warm_reset(url, lease.template, name).seconds
+        database.prepare_spare(url, lease.template, name)
         if not database_only and lease.media_seed:
             base = read_base(config)
             plan = render.plan(config, task, lease.block, base, workers, lease.password,
