@@ -52,13 +52,13 @@ class Tools:
 
         return make_task(discover_task_id(task_id or None, cwd=self.project_dir).id, config)
 
-    def status(self, task_id: str | None = None) -> list[dict[str, Any]]:
+    def status(self, task_id: str | None = None) -> dict[str, Any]:
         """The task's stack (or every stack): state, port range, workers, containers."""
         from compose_gen.inventory import stacks
         from compose_gen.task import find_task_id
 
         found = find_task_id(task_id or None, cwd=self.project_dir)
-        return [info.as_json() for info in stacks(found.id if found else None)]
+        return {"stacks": [info.as_json() for info in stacks(found.id if found else None)]}
 
     def env(self, task_id: str | None = None, worker: int | None = None) -> dict[str, str]:
         """The task's settings: ports, URLs, database URLs (worker I's under generic names)."""

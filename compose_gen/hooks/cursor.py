@@ -67,7 +67,10 @@ def uninstall(repo: Path) -> list[str]:
     value = before.get(KEY)
     if not isinstance(value, list) or COMMAND not in value:
         return []
-    after = {**before, KEY: [command for command in value if command != COMMAND]}
+    rest = [command for command in value if command != COMMAND]
+    after = {**before, KEY: rest}
+    if rest == before.get(GENERIC_KEY, []):  # only the copy `merge` made: the key goes too
+        del after[KEY]
     return core.write_json_if_changed(path, before, after, CONFIG)
 
 
