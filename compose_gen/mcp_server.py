@@ -8,11 +8,13 @@ tool's error result (its one-line message). The SDK is the optional extra `compo
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compose_gen.errors import UsageError
+from compose_gen.errors import ComposeGenError, UsageError
 
 
 def _server_class() -> Any:
@@ -124,13 +126,36 @@ class Tools:
 TOOL_NAMES = ("status", "env", "up", "reset", "down", "prove")
 
 
+def _tool_error() -> type[Exception]:
+    """The SDK's "the tool failed, tell the model why" error (others are logged as crashes)."""
+    try:
+        from mcp.server.mcpserver.exceptions import ToolError
+    except ImportError:
+        from mcp.server.fastmcp.exceptions import ToolError  # 1.x
+    return ToolError
+
+
+def _reported(method: Callable[..., Any], tool_error: type[Exception]) -> Callable[..., Any]:
+    """The method, its compose-gen errors turned into the tool's one-line error result."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except ComposeGenError as err:
+            raise tool_error(f"{err} (exit {int(err.exit_code)})") from err
+
+    return call
+
+
 def build_server(project_dir: Path | None = None, config_file: Path | None = None) -> Any:
     tools = Tools(project_dir, config_file)
     server = _server_class()("compose-gen", instructions=(
         "An isolated Docker Compose stack per task (git worktree). `env` gives the task's "
         "ports, URLs and database URLs; `reset` gives a test worker a fresh database."))
+    tool_error = _tool_error()
     for name in TOOL_NAMES:
-        server.tool(name=name)(getattr(tools, name))
+        server.tool(name=name)(_reported(getattr(tools, name), tool_error))
     return server
 
 
