@@ -41,7 +41,8 @@ class _State:
 task_option = click.option(
     "--task-id", "-t", metavar="ID", envvar=None,
     help="The task. Default: $ZENFLOW_TASK_ID, else the <id> of .zenflow/worktrees/<id>/ "
-         "around the current directory.")
+         "around the current directory, else the task `compose-gen hooks` recorded for the "
+         "git worktree around it.")
 workers_option = click.option(
     "--workers", "-w", type=int, default=None, metavar="N",
     help="Parallel test workers: one database, media volume and copy of each worker service "
@@ -269,9 +270,10 @@ def reset(state: _State, task_id: str | None, worker: int) -> None:
 def gc(dry_run: bool) -> None:
     """Remove stacks and leases whose task is gone.
 
-    A task is gone when its lease is missing, its project dir (e.g. a Zenflow worktree) was
-    deleted, or its `up` died before finishing. Only resources labelled by compose-gen are
-    considered; stacks of another lease registry are left alone unless their dir is gone.
+    A task is gone when its lease is missing, its worktree (recorded by a worktree tool's
+    hook) or project dir was deleted, or its `up` died before finishing. Only resources
+    labelled by compose-gen are considered; stacks of another lease registry are left alone
+    unless their dir is gone.
     """
     from compose_gen.lifecycle import gc as collect
 

@@ -157,7 +157,8 @@ def discover_task_id(explicit: str | None = None, *, cwd: Path | None = None,
     if found is None:
         raise UsageError(
             "no task ID given",
-            hint=f"pass --task-id ID, set ${TASK_ID_ENV}, or run inside .zenflow/worktrees/<id>/")
+            hint=f"pass --task-id ID, set ${TASK_ID_ENV}, or run inside .zenflow/worktrees/<id>/ "
+            "or a worktree set up by `compose-gen hooks`")
     return found
 
 
