@@ -104,6 +104,17 @@ def render(state: _State, task_id: str | None, workers: int | None) -> None:
     block = rendered.lease.block
     click.echo(f"rendered task '{task.id}' (project {task.project_name}, ports "
                f"{block.start}-{block.end}) into {task.dir}")
+    _print_changes(rendered)
+
+
+def _print_changes(rendered) -> None:  # noqa: ANN001 - lifecycle.Rendered, imported lazily
+    """What compose-gen did beyond the base files: said, never silent."""
+    for port in rendered.plan.shared_ports:
+        if port.added:
+            click.echo(f"  added port {port.host_port} on 127.0.0.1 for {port.service}:"
+                       f"{port.target} (the base publishes none; {port.env_name})")
+    for note in rendered.notes:
+        click.echo(f"  {note}")
 
 
 @cli.command()
@@ -173,6 +184,7 @@ def up(state: _State, task_id: str | None, workers: int | None, timeout: float,
     verb = "is already up" if result.already_up else "is up"
     click.echo(f"task '{task.id}' {verb}: project {task.project_name}, ports "
                f"{block.start}-{block.end} on 127.0.0.1")
+    _print_changes(result.rendered)
     for port in plan.shared_ports:
         click.echo(f"  {port.env_name:<16} {port.host_port}  ({port.service}:{port.target})")
     if result.template:
@@ -230,7 +242,7 @@ def status(task_id: str | None, as_json: bool) -> None:
 
     Needs no config: stacks are found by their `dev.compose-gen.task` label.
     """
-    from compose_gen.lifecycle import stacks
+    from compose_gen.inventory import stacks
     from compose_gen.task import find_task_id
 
     found = find_task_id(task_id or None)
@@ -241,7 +253,7 @@ def status(task_id: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_stacks(as_json: bool) -> None:
     """List every compose-gen stack on this Docker host."""
-    from compose_gen.lifecycle import stacks
+    from compose_gen.inventory import stacks
 
     _print_stacks(stacks(), as_json)
 
@@ -249,19 +261,23 @@ def list_stacks(as_json: bool) -> None:
 @cli.command()
 @task_option
 @click.option("--worker", "-i", type=int, required=True, metavar="I",
-              help="The worker whose database is re-created from the template.")
+              help="The worker whose database (and media) is re-created from the template.")
+@click.option("--database-only", is_flag=True,
+              help="Keep the worker's media volume as it is; only re-clone its database.")
 @click.pass_obj
-def reset(state: _State, task_id: str | None, worker: int) -> None:
-    """Give worker I a pristine database again (a fresh clone of the seeded template).
+def reset(state: _State, task_id: str | None, worker: int, database_only: bool) -> None:
+    """Give worker I a pristine database again (a fresh clone of the seeded template) and a
+    fresh copy of the seeded media.
 
-    Use it between test files; it takes tens of milliseconds.
+    Use it between test files; the database takes tens of milliseconds.
     """
     from compose_gen.lifecycle import reset as reclone
 
     config = state.config()
     task = state.task(config, task_id)
-    seconds = reclone(config, task, worker)
-    click.echo(f"worker {worker} of task '{task.id}' has a fresh database "
+    seconds = reclone(config, task, worker, database_only=database_only)
+    what = "database" if database_only else "database and media"
+    click.echo(f"worker {worker} of task '{task.id}' has a fresh {what} "
                f"({seconds * 1000:.0f} ms)")
 
 
@@ -275,7 +291,7 @@ def gc(dry_run: bool) -> None:
     labelled by compose-gen are considered; stacks of another lease registry are left alone
     unless their dir is gone.
     """
-    from compose_gen.lifecycle import gc as collect
+    from compose_gen.inventory import gc as collect
 
     items = collect(dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"

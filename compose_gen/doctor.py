@@ -73,7 +73,10 @@ def run_checks(project_dir: Path | None, config_file: Path | None) -> Iterator[F
     except ComposeGenError as err:
         yield Finding(ERROR, f"compose files: {err}")
         return
-    yield from _check_base(config, base)
+    findings = list(_check_base(config, base))
+    yield from findings
+    if not any(f.level == ERROR for f in findings):
+        yield from _planned_changes(config, base)
 
     if docker_ok:
         try:
@@ -160,3 +163,46 @@ def _check_base(config, base: dict) -> Iterator[Finding]:  # noqa: ANN001
     volume = config.media.volume
     if volume and volume not in (base.get("volumes") or {}):
         yield Finding(ERROR, f"media.volume '{volume}' is not a volume of the compose files")
+
+
+def _planned_changes(config, base: dict) -> Iterator[Finding]:  # noqa: ANN001
+    """What `up` will change in the project's stack, said before it does (a dry render)."""
+    from compose_gen import render
+    from compose_gen.ports import block_for_slot
+    from compose_gen.task import make_task
+
+    try:
+        task = make_task("doctor", config)
+        plan = render.plan(config, task, block_for_slot(0, config.ports), base, 2, "x" * 32)
+    except ComposeGenError as err:
+        yield Finding(ERROR, f"render: {err}")
+        return
+    for port in plan.shared_ports:
+        if port.added:
+            yield Finding(OK, f"{port.service} publishes no port: each task gets "
+                              f"{port.env_name} on 127.0.0.1 for {port.service}:{port.target}")
+    rewritten = sorted(s.name for s in plan.override.services
+                       if s.environment and s.name != config.database.service)
+    if rewritten or plan.database.base_password:
+        where = f" in {', '.join(rewritten)} and" if rewritten else ""
+        yield Finding(OK, f"a password per task replaces the base database password{where} "
+                          "in every worker copy (environment and env_file values, URLs)")
+    if plan.database.base_password is None:
+        yield Finding(WARN, f"service '{config.database.service}' sets no "
+                            f"{config.database.password_env}: services keep their own "
+                            "database passwords, which must then match the generated one")
+    group = list(config.workers.services)
+    if group:
+        yield Finding(OK, f"per worker i: {', '.join(f'{s}_w<i>' for s in group)} with its own "
+                          f"database, answering to {', '.join(group)} on its own network"
+                          + (f"; [workers.env]: {', '.join(config.workers.env)}"
+                             if config.workers.env else ""))
+        if not any(w.base_url for w in plan.workers):
+            yield Finding(WARN, "no worker service publishes a port: no E2E_BASE_URL_W<i>, "
+                                "and `up` cannot wait for the workers to answer HTTP")
+    media = config.media.volume or config.media.path
+    if media:
+        seeded = " holding a copy of what the seed wrote" if plan.seed_copy else ""
+        yield Finding(OK, f"media: a volume per worker at {config.media.path or media}{seeded}")
+    for note in render.keep_out_of_build_contexts(config, base, dry_run=True):
+        yield Finding(OK, f"up will have {note}")

@@ -10,7 +10,6 @@ import contextlib
 import glob
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -169,7 +168,15 @@ def seed_digest(config: Config) -> str | None:
     parts = [repr(db.seed_command).encode(), (db.seed_service or "").encode()]
     files: set[Path] = set()
     if db.seed_sql:
-        files.add((config.project_dir / db.seed_sql).resolve())
+        sql = (config.project_dir / db.seed_sql).resolve()
+        try:
+            found = sql.is_file()
+        except OSError:  # e.g. a name too long for the file system
+            found = False
+        if not found:
+            raise ConfigError(f"{config.source_label}: database.seed_sql names {sql}, which "
+                              "does not exist", hint="fix database.seed_sql in the config")
+        files.add(sql)
     for pattern in db.seed_inputs:
         matches = glob.glob(str(config.project_dir / pattern), recursive=True)
         files.update(Path(m).resolve() for m in matches if Path(m).is_file())
@@ -320,10 +327,13 @@ def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,
     # One spare per worker (database.warm_reset), made while the services start: the first
     # reset of each worker is already a swap.
     spares = _SpareMaker(url, template, [w.database for w in plan.workers]) if template else None
+    # Containers, networks and volumes first (Compose's labels on all of them), then what
+    # Compose cannot express without recreating shared services, then start.
+    stack.create(spec, plan.start_services)
+    stack.connect_networks(spec, plan.network_joins)
     if template is not None and plan.seed_copy and plan.workers[0].media_volume and fresh:
         progress("copying the seeded media into worker(s) "
                  + ", ".join(str(i) for i in fresh))
-        stack.create(spec, plan.start_services)  # the workers' media volumes, with labels
         for index in fresh:
             copy_seeded_media(config, rendered.plan, index)
     progress(f"starting {', '.join(plan.start_services) or 'nothing else'}")
@@ -387,16 +397,15 @@ def _remove_surplus(task: TaskSpec, workers: int) -> None:
     """Fewer workers than the last `up`: their media volumes and networks go too."""
     surplus = [r for r in stack.labelled_resources(TASK_LABEL, task.id)
                if r.project == task.project_name and r.kind in ("volume", "network")
-               and _worker_index(r) is not None and _worker_index(r) >= workers]  # type: ignore[operator]
+               and (_worker_index(r) or 0) >= max(workers, 1)]  # None: not a worker's
+    for network in (r for r in surplus if r.kind == "network"):
+        stack.disconnect_all(network.name)  # shared services were connected by `up`
     stack.remove_resources(surplus)
 
 
 def _worker_index(resource: stack.Resource) -> int | None:
     raw = resource.labels.get(override.WORKER_LABEL)
-    if raw is not None and raw.isdigit():
-        return int(raw)
-    match = re.search(r"_w(\d+)$", resource.labels.get("com.docker.compose.volume", ""))
-    return int(match.group(1)) if match else None
+    return int(raw) if raw is not None and raw.isdigit() else None
 
 
 def _build_template(config: Config, rendered: Rendered, digest: str, template: str) -> None:

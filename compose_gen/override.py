@@ -37,8 +37,10 @@ class ServiceEntry:
     environment: Mapping[str, str] | None = None
     tmpfs: tuple[str, ...] | None = None
     volumes: tuple[Any, ...] | None = None
-    # Extra networks (worker networks) a shared service joins, merged into the base's.
-    networks: Mapping[str, Any] | None = None
+    # Worker networks (keys of the override's networks) this shared service must join. Not
+    # written into the override: a change there would make Compose recreate the service (and
+    # lose a database on tmpfs) whenever the worker count changes; `up` connects them instead.
+    joins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def build(base: Mapping[str, Any], inputs: Inputs) -> Override:
                if not (spec or {}).get("external")}
     if inputs.media_volume or inputs.media_path:
         for worker in inputs.workers:
-            volumes[media_volume_key(inputs, worker.index)] = {"labels": dict(inputs.labels)}
+            volumes[media_volume_key(inputs, worker.index)] = {
+                "labels": {**inputs.labels, WORKER_LABEL: str(worker.index)}}
         if inputs.seed_service:
             volumes[MEDIA_SEED_VOLUME] = {"labels": dict(inputs.labels)}
     networks: dict[str, Any] = {}
@@ -216,13 +219,13 @@ def _shared_entry(name: str, definition: Mapping[str, Any], inputs: Inputs,
     # A shared service on a network of the worker services joins each worker's copy of it,
     # so that worker i's copies reach it by its name.
     own_nets = _service_networks(definition)
-    extra = {worker_network(net, w.index): {} for w in inputs.workers if w.index
-             for net in worker_nets if net in own_nets}
+    joins = tuple(worker_network(net, w.index) for w in inputs.workers if w.index
+                  for net in worker_nets if net in own_nets)
     return ServiceEntry(
         name, labels, reset_container_name=reset_name,
         ports=ports if (ports or definition.get("ports")) else None,
         depends_on=depends_on, environment=environment or None, tmpfs=tmpfs or None,
-        volumes=volumes, networks=({**own_nets, **extra} if extra else None))
+        volumes=volumes, joins=joins)
 
 
 def _rewritten_environment(definition: Mapping[str, Any], inputs: Inputs,

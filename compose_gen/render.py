@@ -104,6 +104,11 @@ class RenderPlan:
         return (*shared, *copies)
 
     @property
+    def network_joins(self) -> dict[str, tuple[str, ...]]:
+        """Shared service -> the worker networks (override keys) `up` connects it to."""
+        return {s.name: s.joins for s in self.override.services if s.joins}
+
+    @property
     def seed_copy(self) -> str | None:
         return next((c.name for c in self.override.copies
                      if c.name.endswith(overrides.SEED_SUFFIX)
@@ -449,7 +454,8 @@ def exclude_from_git(config: Config) -> None:
 DOCKERIGNORE_COMMENT = "# compose-gen: per-task files (ports, passwords) never go into an image"
 
 
-def keep_out_of_build_contexts(config: Config, base: Mapping[str, Any]) -> list[str]:
+def keep_out_of_build_contexts(config: Config, base: Mapping[str, Any], *,
+                               dry_run: bool = False) -> list[str]:
     """Make every build context that contains the tasks dir ignore it (`COPY . /app` would
     bake every task's .env.task into the image, and each render would bust that layer).
 
@@ -478,6 +484,10 @@ def keep_out_of_build_contexts(config: Config, base: Mapping[str, Any]) -> list[
         lines = [line.strip().rstrip("/") for line in current.splitlines()]
         if entry in lines or f"/{entry}" in lines:
             continue
+        note = f"added '{entry}' to {ignore} (service '{name}' builds from {context})"
+        if dry_run:
+            notes.append(note)
+            continue
         try:
             with ignore.open("a", encoding="utf-8") as fh:
                 if current and not current.endswith("\n"):
@@ -487,5 +497,5 @@ def keep_out_of_build_contexts(config: Config, base: Mapping[str, Any]) -> list[
             raise ConfigError(f"cannot keep {entry} out of the build context of '{name}': "
                               f"{ignore}: {err.strerror}",
                               hint=f"add '{entry}' to {ignore} yourself") from err
-        notes.append(f"added '{entry}' to {ignore} (service '{name}' builds from {context})")
+        notes.append(note)
     return notes
