@@ -167,13 +167,13 @@ def _check_base(config, base: dict) -> Iterator[Finding]:  # noqa: ANN001
 
 def _planned_changes(config, base: dict) -> Iterator[Finding]:  # noqa: ANN001
     """What `up` will change in the project's stack, said before it does (a dry render)."""
-    from compose_gen import render
+    from compose_gen import planning, render
     from compose_gen.ports import block_for_slot
     from compose_gen.task import make_task
 
     try:
         task = make_task("doctor", config)
-        plan = render.plan(config, task, block_for_slot(0, config.ports), base, 2, "x" * 32)
+        plan = planning.plan(config, task, block_for_slot(0, config.ports), base, 2, "x" * 32)
     except ComposeGenError as err:
         yield Finding(ERROR, f"render: {err}")
         return

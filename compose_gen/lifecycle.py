@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compose_gen import override, paths, readiness, render, stack
+from compose_gen import override, paths, planning, readiness, render, stack
 from compose_gen.config import Config
 from compose_gen.envfile import read_env_file
 from compose_gen.errors import (
@@ -38,7 +38,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Rendered:
-    plan: render.RenderPlan
+    plan: planning.RenderPlan
     lease: Lease
     files: stack.ComposeFiles
     # What compose-gen changed in the user's project to render (e.g. a .dockerignore entry).
@@ -90,7 +90,7 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
     # Validate against the base stack before taking a lease, so bad input leaves nothing.
     existing = registry.get(task.project_name)
     # A block of the configured size: the lease's own may be of an older block_size.
-    render.plan(config, task, _any_block(config), base, workers, "x")
+    planning.plan(config, task, _any_block(config), base, workers, "x")
     needed = subnets_needed(base, config.workers.services, workers)
 
     lease = registry.acquire(task, config, block_is_free=block_is_free, recheck=recheck,
@@ -100,7 +100,7 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
     digest = seed_digest(config)
     seed_db = building_name(config.database.name_prefix, digest) if digest else None
     try:
-        result = render.plan(config, task, lease.block, base, workers, lease.password,
+        result = planning.plan(config, task, lease.block, base, workers, lease.password,
                              subnets=lease.subnets, seed_database=seed_db)
         if _base_uses(config, result.env):
             # The base files interpolate task values (e.g. ${BACKEND_PORT}): read them again
@@ -108,7 +108,7 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
             per_worker = {w.index: stack.read_compose_config(spec, _worker_values(result.env,
                                                                                   w.index))
                           for w in result.workers}
-            result = render.plan(config, task, lease.block, per_worker[0], workers,
+            result = planning.plan(config, task, lease.block, per_worker[0], workers,
                                  lease.password, subnets=lease.subnets,
                                  worker_bases=per_worker, seed_database=seed_db)
         files = render.render_files(config, result, list(config.compose_paths))
@@ -383,7 +383,7 @@ def _media_seed_ready(rendered: Rendered, digest: str) -> bool:
     return rendered.lease.media_seed == digest
 
 
-def copy_seeded_media(config: Config, plan: render.RenderPlan, index: int) -> None:
+def copy_seeded_media(config: Config, plan: planning.RenderPlan, index: int) -> None:
     """Worker `index`'s media volume becomes a copy of what the seed wrote."""
     worker = plan.workers[index]
     if worker.media_volume is None:
@@ -510,7 +510,7 @@ def reset(config: Config, task: TaskSpec, worker: int, *, database_only: bool = 
         raise UsageError(f"task '{task.id}' has {workers} workers (0..{workers - 1}), "
                          f"not worker {worker}")
     url = database.with_database(env[config.database.url_env], database.MAINTENANCE_DB)
-    name = render.worker_database(config, worker)
+    name = planning.worker_database(config, worker)
     with registry.locked_task(task, 60, doing="reset"):
         if lease.template is None:
             database.create_empty(url, name)
@@ -520,7 +520,7 @@ def reset(config: Config, task: TaskSpec, worker: int, *, database_only: bool = 
         database.prepare_spare(url, lease.template, name)
         if not database_only and lease.media_seed:
             base = read_base(config)
-            plan = render.plan(config, task, lease.block, base, workers, lease.password,
+            plan = planning.plan(config, task, lease.block, base, workers, lease.password,
                                subnets=lease.subnets)
             if plan.seed_copy:
                 copy_seeded_media(config, plan, worker)

@@ -20,7 +20,7 @@ from compose_gen import stack
 from compose_gen.errors import ServiceFailedError, WaitTimeoutError
 
 if TYPE_CHECKING:
-    from compose_gen.render import RenderPlan
+    from compose_gen.planning import RenderPlan
 
 POLL_SECONDS = 0.2
 STATES_EVERY = 1.0

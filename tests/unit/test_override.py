@@ -1,4 +1,4 @@
-"""compose_gen/override.py through render.plan: what the override does to a real-shaped stack.
+"""compose_gen/override.py through planning.plan: what the override does to a real-shaped stack.
 
 The base is a shape-A-like stack in Compose's normalised form: a database publishing nothing,
 Redis, a worker group (backend + celery + frontend proxying to http://backend:8000), a shared
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from compose_gen import render
+from compose_gen import planning
 from compose_gen.config import Config, DatabaseConfig, MediaConfig, PortsConfig, WorkersConfig
 from compose_gen.errors import ConfigError
 from compose_gen.override import MEDIA_SEED_VOLUME, subnets_needed
@@ -76,17 +76,17 @@ def shape_a_config(**media: Any) -> Config:
 
 
 def plan(workers: int = 2, config: Config | None = None, subnets: tuple[str, ...] = ()
-         ) -> render.RenderPlan:
+         ) -> planning.RenderPlan:
     config = config or shape_a_config()
-    return render.plan(config, make_task("shape-a", config), block_for_slot(3, config.ports),
+    return planning.plan(config, make_task("shape-a", config), block_for_slot(3, config.ports),
                        shape_a_base(), workers, PASSWORD, subnets=subnets)
 
 
-def copies(result: render.RenderPlan) -> dict[str, dict[str, Any]]:
+def copies(result: planning.RenderPlan) -> dict[str, dict[str, Any]]:
     return {c.name: dict(c.definition) for c in result.override.copies}
 
 
-def entries(result: render.RenderPlan) -> dict[str, Any]:
+def entries(result: planning.RenderPlan) -> dict[str, Any]:
     return {s.name: s for s in result.override.services}
 
 

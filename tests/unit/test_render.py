@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from compose_gen import render
+from compose_gen import planning, render
 from compose_gen.config import Config, DatabaseConfig, MediaConfig, WorkersConfig
 from compose_gen.errors import ConfigError, UsageError
 from compose_gen.ports import PortBlock, block_for_slot
@@ -43,14 +43,14 @@ def minimal_config(project_dir: Path, **database: Any) -> Config:
 
 def plan_for(task_id: str, project_dir: Path = Path("/project"), workers: int = 4,
              slot: int = 7, config: Config | None = None,
-             password: str = PASSWORD) -> render.RenderPlan:
+             password: str = PASSWORD) -> planning.RenderPlan:
     config = config or minimal_config(project_dir)
     block = block_for_slot(slot, config.ports)
-    return render.plan(config, make_task(task_id, config), block, minimal_base(project_dir),
+    return planning.plan(config, make_task(task_id, config), block, minimal_base(project_dir),
                        workers, password)
 
 
-def all_host_ports(result: render.RenderPlan) -> set[int]:
+def all_host_ports(result: planning.RenderPlan) -> set[int]:
     return {p.host_port for p in result.shared_ports} | {
         p.host_port for w in result.workers for p in w.ports}
 
@@ -144,7 +144,7 @@ def test_the_base_is_not_modified_by_planning() -> None:
     base = minimal_base(Path("/project"))
     before = copy.deepcopy(base)
     config = minimal_config(Path("/project"))
-    render.plan(config, make_task("t", config), block_for_slot(0, config.ports), base, 4,
+    planning.plan(config, make_task("t", config), block_for_slot(0, config.ports), base, 4,
                 PASSWORD)
     assert base == before
 
@@ -160,7 +160,7 @@ def test_a_configured_service_missing_from_the_compose_files_is_named() -> None:
                     workers=WorkersConfig(services=("api",)))
     with pytest.raises(ConfigError, match=r"workers\.services names 'api', which the compose "
                                           r"files do not define \(services: backend, db"):
-        render.plan(config, make_task("t", config), block_for_slot(0, config.ports),
+        planning.plan(config, make_task("t", config), block_for_slot(0, config.ports),
                     minimal_base(Path("/project")), 2, PASSWORD)
 
 
@@ -172,7 +172,7 @@ def test_a_block_too_small_for_the_workers_says_how_big_it_must_be() -> None:
                     workers=WorkersConfig(services=("backend",), max=8),
                     media=MediaConfig(volume="media"))
     with pytest.raises(ConfigError, match="set ports.block_size to at least 18"):
-        render.plan(config, make_task("t", config), block_for_slot(0, config.ports),
+        planning.plan(config, make_task("t", config), block_for_slot(0, config.ports),
                     minimal_base(Path("/project")), 2, PASSWORD)
 
 
@@ -181,7 +181,7 @@ def test_a_second_published_port_gets_its_own_env_name() -> None:
     base["services"]["redis"]["ports"].append(
         {"mode": "ingress", "target": 8001, "published": "8001", "protocol": "tcp"})
     config = minimal_config(Path("/project"))
-    result = render.plan(config, make_task("t", config), block_for_slot(0, config.ports), base,
+    result = planning.plan(config, make_task("t", config), block_for_slot(0, config.ports), base,
                          2, PASSWORD)
     assert {"REDIS_PORT", "REDIS_PORT_8001"} <= set(result.env)
     assert result.env["REDIS_PORT"] != result.env["REDIS_PORT_8001"]
@@ -189,7 +189,7 @@ def test_a_second_published_port_gets_its_own_env_name() -> None:
 
 # --- the files ---------------------------------------------------------------------------
 
-def rendered_files(result: render.RenderPlan, config: Config | None = None) -> dict[str, str]:
+def rendered_files(result: planning.RenderPlan, config: Config | None = None) -> dict[str, str]:
     config = config or minimal_config(Path("/project"))
     return render.render_files(config, result, [Path("/project/docker-compose.yml")])
 
@@ -239,7 +239,7 @@ def test_the_override_names_the_project_and_overrides_every_port_list() -> None:
 def test_files_are_written_private(tmp_path: Path) -> None:
     config = minimal_config(tmp_path)
     task = make_task("t-private", config)
-    result = render.plan(config, task, block_for_slot(0, config.ports), minimal_base(tmp_path),
+    result = planning.plan(config, task, block_for_slot(0, config.ports), minimal_base(tmp_path),
                          2, PASSWORD)
 
     render.write_files(task, rendered_files(result, config))
@@ -255,7 +255,7 @@ def test_a_project_template_overrides_the_shipped_one(tmp_path: Path) -> None:
     own.mkdir(parents=True)
     (own / "workers.json.j2").write_text('{"mine": {{ task_id | rawjson }}}\n')
     config = minimal_config(tmp_path)
-    result = render.plan(config, make_task("t", config), block_for_slot(0, config.ports),
+    result = planning.plan(config, make_task("t", config), block_for_slot(0, config.ports),
                          minimal_base(tmp_path), 2, PASSWORD)
 
     assert json.loads(rendered_files(result, config)["workers.json"]) == {"mine": "t"}
@@ -266,7 +266,7 @@ def test_templates_refuse_undefined_names(tmp_path: Path) -> None:
     own.mkdir(parents=True)
     (own / "env.task.j2").write_text("X={{ no_such_value }}\n")
     config = minimal_config(tmp_path)
-    result = render.plan(config, make_task("t", config), block_for_slot(0, config.ports),
+    result = planning.plan(config, make_task("t", config), block_for_slot(0, config.ports),
                          minimal_base(tmp_path), 2, PASSWORD)
 
     with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
@@ -336,7 +336,7 @@ def test_hostile_config_values_stay_inside_their_yaml_quotes(value: str) -> None
     project_dir = Path("/project") / value.replace("/", "_").replace("\x00", "_")
     config = minimal_config(project_dir, data_dir=f"/var/lib/{value}")
     task = make_task("t-hostile", config)
-    result = render.plan(config, task, block_for_slot(0, config.ports),
+    result = planning.plan(config, task, block_for_slot(0, config.ports),
                          minimal_base(project_dir), 2, PASSWORD)
 
     text = rendered_files(result, config)["docker-compose.zenflow.yml"]
@@ -400,7 +400,7 @@ def test_a_hostile_task_id_that_got_past_validation_is_still_contained(value: st
     config = minimal_config(Path("/project"))
     task = TaskSpec(id=value, slug=slugify(value), project_name=f"zf-{slugify(value)}",
                     dir=Path("/project/.zenflow/tasks/x"))
-    result = render.plan(config, task, PortBlock(slot=0, start=20000, size=20),
+    result = planning.plan(config, task, PortBlock(slot=0, start=20000, size=20),
                          minimal_base(Path("/project")), 2, PASSWORD)
     try:
         files = rendered_files(result, config)
