@@ -31,7 +31,15 @@ def install(tool: str, repo: Path, python: str | None = None) -> list[str]:
 
 
 def uninstall(tool: str, repo: Path) -> list[str]:
-    return tool_module(tool).uninstall(repo)
+    """Take ours out of the tool's config; the shared stub goes with the last tool using it
+    (Zenflow has a stub of its own)."""
+    from compose_gen.hooks.core import remove_stub
+
+    changes = tool_module(tool).uninstall(repo)
+    others = tuple(name for name in TOOLS if name != "zenflow")
+    if changes and not any(item.installed for item in status(repo, others)):
+        changes += remove_stub(repo)
+    return changes
 
 
 @dataclass(frozen=True)

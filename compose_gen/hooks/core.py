@@ -106,8 +106,12 @@ def install_stub(repo: Path, python: str | None = None) -> list[str]:
     return write_file_if_changed(stub, stub_text(python), f"{stub}")
 
 
-def stub_installed(repo: Path) -> bool:
-    return (zenflow.git_common_dir(repo) / STUB_PATH).is_file()
+def remove_stub(repo: Path) -> list[str]:
+    stub = zenflow.git_common_dir(repo) / STUB_PATH
+    if stub.is_file() and HOOK_MARKER in stub.read_text(errors="replace"):
+        stub.unlink()
+        return [f"removed {stub}"]
+    return []
 
 
 def chain(ours: str, existing: str | None, *, ours_first: bool = True) -> str:

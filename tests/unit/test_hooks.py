@@ -14,7 +14,16 @@ import pytest
 
 from compose_gen.cli import main
 from compose_gen.errors import UsageError
-from compose_gen.hooks import claude, conductor, core, cursor, git, install, status
+from compose_gen.hooks import (
+    claude,
+    conductor,
+    core,
+    cursor,
+    git,
+    install,
+    status,
+    uninstall,
+)
 from compose_gen.inventory import StackInfo, gc_reason
 from compose_gen.leases import Lease
 from compose_gen.task import TaskIdSource, find_task_id
@@ -181,3 +190,24 @@ def test_a_lease_written_before_worktrees_loads(tmp_path: Path) -> None:
 def test_unknown_tool_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["hooks", "install", "--for", "vim", "--repo", str(repo)]) == 2
     assert "unknown worktree tool 'vim'" in capsys.readouterr().err
+
+
+def test_uninstalling_the_last_tool_removes_the_shared_stub(repo: Path) -> None:
+    stub = repo / ".git" / core.STUB_PATH
+    install("cursor", repo)
+    install("conductor", repo)
+    assert stub.is_file()
+    assert not any("removed" in line and "hook" in line
+                   for line in uninstall("cursor", repo))  # conductor still runs it
+    assert stub.is_file()
+    assert f"removed {stub}" in uninstall("conductor", repo)
+    assert not stub.exists()
+
+
+def test_git_setup_outside_a_linked_worktree_does_nothing(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """git runs post-checkout after a clone too: only a new worktree gets a stack."""
+    monkeypatch.chdir(repo)
+    assert main(["hooks", "run", "git", "setup"]) == 0
+    assert capsys.readouterr().out == ""
+    assert not (repo / ".zenflow").exists()
