@@ -160,8 +160,14 @@ def finish_template(url: str, building: str, final: str) -> None:
 
 def clone(url: str, template: str, name: str) -> float:
     """Drop `name` if present and create it from `template`; returns the seconds it took."""
+    with _connect(url) as conn:
+        return clone_on(conn, template, name)
+
+
+def clone_on(conn: Any, template: str, name: str) -> float:
+    """clone on an open admin connection."""
     started = time.perf_counter()
-    with _connect(url) as conn, _worker_lock(conn, name):
+    with _worker_lock(conn, name):
         _clone_on(conn, template, name)
     return time.perf_counter() - started
 
@@ -273,11 +279,6 @@ def _worker_lock(conn: Any, worker_db: str) -> Iterator[None]:
         conn.execute(UNLOCK_SQL, (worker_db,))
 
 
-def _exists(conn: Any, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() \
-        is not None
-
-
 def _clone_on(conn: Any, template: str, name: str) -> None:
     from psycopg import sql
 
@@ -296,9 +297,11 @@ def _close_sessions(conn: Any, name: str, timeout: float) -> None:
     pg_terminate_backend only signals; the sessions are waited for, with a deadline."""
     from psycopg import sql
 
-    conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
-        sql.Identifier(name)))
-    _terminate(conn, name)
+    # One round trip for both: on a loaded machine every round trip costs a scheduling delay.
+    conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false; "
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = {} AND pid <> pg_backend_pid()").format(
+        sql.Identifier(name), sql.Literal(name)))
     deadline = time.monotonic() + timeout
     while conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s AND "
                        "pid <> pg_backend_pid() LIMIT 1", (name,)).fetchone():
@@ -322,15 +325,58 @@ class Reset:
 def warm_reset(url: str, template: str, name: str, *, timeout: float = 10) -> Reset:
     """Worker database `name` becomes a pristine copy of `template`: the ready spare swapped in
     atomically, or (no spare yet) a clone. The next spare is prepare_spare's job."""
+    with _connect(url) as conn:
+        return warm_reset_on(conn, template, name, timeout=timeout)
+
+
+# The whole swap in one round trip (on a loaded machine each round trip costs milliseconds of
+# scheduling delay): one transaction that takes the worker's lock (released at its end, also
+# on error), refuses without a spare, ends the worker's sessions and waits for them
+# (pg_terminate_backend's timeout, PG 14+), then renames the worker's database aside and the
+# spare into its place. Any error rolls all of it back. reset.cjs sends the same block.
+SWAP_SQL = """DO $compose_gen$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended('compose-gen:' || {worker}, 0));
+  IF NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = {spare}) THEN
+    RAISE EXCEPTION 'compose-gen: no spare %', {spare} USING ERRCODE = 'P0002';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_database WHERE datname = {worker}) THEN
+    PERFORM pg_terminate_backend(pid, {wait_ms}) FROM pg_stat_activity
+      WHERE datname = {worker} AND pid <> pg_backend_pid();
+    EXECUTE format('ALTER DATABASE %I RENAME TO %I', {worker}, {aside});
+  END IF;
+  EXECUTE format('ALTER DATABASE %I RENAME TO %I', {spare}, {worker});
+END $compose_gen$"""
+
+
+def warm_reset_on(conn: Any, template: str, name: str, *, timeout: float = 10) -> Reset:
+    """warm_reset on an open admin connection (autocommit, maintenance database): what a
+    long-lived client (a test worker) calls, without a connection's start per reset."""
+    import psycopg
     from psycopg import sql
 
     started = time.perf_counter()
     spare = spare_name(name, template)
-    with _connect(url) as conn, _worker_lock(conn, name):
-        if not _exists(conn, spare):
+    if conn.info.server_version >= 140000:
+        try:
+            conn.execute(sql.SQL(SWAP_SQL).format(
+                worker=sql.Literal(name), spare=sql.Literal(spare),
+                aside=sql.Literal(aside_name(name)),
+                wait_ms=sql.Literal(int(timeout * 1000))))
+            return Reset(time.perf_counter() - started, warm=True)
+        except psycopg.errors.NoDataFound:
+            return Reset(clone_on(conn, template, name) + time.perf_counter() - started,
+                         warm=False)
+        except psycopg.errors.ObjectInUse:
+            pass  # a session came back before the rename: the careful way below
+    with _worker_lock(conn, name):
+        row = conn.execute("SELECT count(*) FILTER (WHERE datname = %s), "
+                           "count(*) FILTER (WHERE datname = %s) FROM pg_database",
+                           (spare, name)).fetchone()
+        if not row[0]:
             _clone_on(conn, template, name)
             return Reset(time.perf_counter() - started, warm=False)
-        if _exists(conn, name):
+        if row[1]:
             _close_sessions(conn, name, timeout)
             conn.execute(sql.SQL("BEGIN; ALTER DATABASE {} RENAME TO {}; "
                                  "ALTER DATABASE {} RENAME TO {}; COMMIT").format(
