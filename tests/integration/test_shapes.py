@@ -76,8 +76,12 @@ def compose_gen(cwd: Path, state_dir: str, *args: str,
 
 
 def outcome(proc: subprocess.CompletedProcess[str]) -> str:
-    tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-15:]
-    return f"exit {proc.returncode}: " + " | ".join(tail)
+    """compose-gen's own error line and the last errors quoted from the services' output."""
+    lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    own = [line for line in lines if line.startswith("compose-gen")][:2]
+    quoted = [line.strip() for line in lines
+              if ("Error" in line or "error" in line) and line not in own][-3:]
+    return f"exit {proc.returncode}: " + " | ".join(own + quoted or lines[-5:])
 
 
 @dataclass
