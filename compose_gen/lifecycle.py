@@ -82,8 +82,10 @@ def read_base(config: Config) -> dict[str, Any]:
 
 
 def render_task(config: Config, task: TaskSpec, workers: int, *,
-                registry: LeaseRegistry | None = None, recheck: bool = False) -> Rendered:
-    """Lease the task's port block and subnets and write its three files; nothing starts."""
+                registry: LeaseRegistry | None = None, recheck: bool = False,
+                idle_health: str | None = None) -> Rendered:
+    """Lease the task's port block and subnets and write its three files; nothing starts.
+    idle_health: see override.Inputs (`up` passes idle_health_interval())."""
     registry = registry or LeaseRegistry()
     spec = base_files(config)
     base = read_base(config)
@@ -101,7 +103,8 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
     seed_db = building_name(config.database.name_prefix, digest) if digest else None
     try:
         result = planning.plan(config, task, lease.block, base, workers, lease.password,
-                             subnets=lease.subnets, seed_database=seed_db)
+                             subnets=lease.subnets, seed_database=seed_db,
+                             idle_health=idle_health)
         if _base_uses(config, result.env):
             # The base files interpolate task values (e.g. ${BACKEND_PORT}): read them again
             # with the real ones, once per worker, so that each copy carries its own.
@@ -110,7 +113,8 @@ def render_task(config: Config, task: TaskSpec, workers: int, *,
                           for w in result.workers}
             result = planning.plan(config, task, lease.block, per_worker[0], workers,
                                  lease.password, subnets=lease.subnets,
-                                 worker_bases=per_worker, seed_database=seed_db)
+                                 worker_bases=per_worker, seed_database=seed_db,
+                                 idle_health=idle_health)
         files = render.render_files(config, result, list(config.compose_paths))
         render.write_files(task, files)
     except BaseException:
@@ -203,7 +207,7 @@ def up(config: Config, task: TaskSpec, workers: int, *, timeout: float = 300,
         was_running = _task_containers_running(task)
         before = registry.get(task.project_name)
         rendered = render_task(config, task, workers, registry=registry,
-                               recheck=not was_running)
+                               recheck=not was_running, idle_health=idle_health_interval())
         digest = seed_digest(config) if seed else None
         if was_running and before and before.state == LeaseState.UP and before.workers == workers \
                 and (digest is None or before.template == _template_for(config, digest)):
@@ -263,8 +267,27 @@ def _boot_leasing_again(config: Config, task: TaskSpec, rendered: Rendered, work
             if attempt == SUBNET_ATTEMPTS:
                 raise
             progress(f"a subnet of task '{task.id}' was taken meanwhile; leasing another")
-            rendered = render_task(config, task, workers, registry=registry)
+            rendered = render_task(config, task, workers, registry=registry,
+                                   idle_health=idle_health_interval())
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+IDLE_HEALTH_INTERVAL = "60s"
+START_INTERVAL_ENGINE = 25  # Docker Engine 25 (API 1.44) added healthcheck.start_interval
+
+
+def idle_health_interval() -> str | None:
+    """IDLE_HEALTH_INTERVAL where the engine has start_interval, else None: Compose refuses
+    start_interval on older engines, whose worker copies keep the base's healthcheck."""
+    import re
+
+    try:
+        version = stack.ping_daemon()
+    except ComposeGenError:
+        return None
+    found = re.match(r"\s*(\d+)", version)
+    return IDLE_HEALTH_INTERVAL if found and int(found.group(1)) >= START_INTERVAL_ENGINE \
+        else None
 
 
 def _boot(config: Config, task: TaskSpec, rendered: Rendered, workers: int,

@@ -11,6 +11,7 @@ The template `docker-compose.zenflow.yml.j2` writes this data (YAML tags need a 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,10 @@ class Inputs:
     # Per worker index: the base stack read with that worker's values (a base that
     # interpolates ${BACKEND_PORT} gets each worker's own port); None: the one base.
     worker_bases: Mapping[int, Mapping[str, Any]] | None = None
+    # Health checks of worker copies probe at this interval once healthy, and at the base's
+    # interval only while starting (start_interval: Engine >= 25): idle workers then cost
+    # next to nothing. None: the base's healthcheck as it is (older engines refuse it).
+    idle_health: str | None = None
 
 
 def build(base: Mapping[str, Any], inputs: Inputs) -> Override:
@@ -346,6 +351,8 @@ def _worker_copy(name: str, base_def: Mapping[str, Any], worker: WorkerFacts, in
         _with_media(definition, inputs, media_volume_key(inputs, worker.index))
     definition["labels"] = {**(definition.get("labels") or {}), **_escape_all(inputs.labels),
                             WORKER_LABEL: str(worker.index)}
+    if inputs.idle_health:
+        _idle_healthcheck(definition, inputs.idle_health)
     depends = definition.get("depends_on") or {}
     if depends:
         definition["depends_on"] = {worker.services.get(dep, dep): spec
@@ -360,6 +367,41 @@ def _worker_copy(name: str, base_def: Mapping[str, Any], worker: WorkerFacts, in
         networks[key] = spec
     definition["networks"] = networks
     return definition
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                 "h": 3600.0}
+
+
+def duration_seconds(value: Any, default: float) -> float:
+    """A Compose duration ("1s", "1m30s", "500ms", or seconds as a number) in seconds."""
+    if value is None:
+        return default
+    if isinstance(value, int | float):
+        return float(value)
+    parts = _DURATION_RE.findall(str(value))
+    if not parts or "".join(n + u for n, u in parts) != str(value).strip():
+        return default
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def _idle_healthcheck(definition: dict[str, Any], idle: str) -> None:
+    """Probe at the base's interval until healthy (start_interval, within a start period as
+    long as the base gives a service to become healthy), then only every `idle`."""
+    check = definition.get("healthcheck")
+    if not check or check.get("disable") or (check.get("test") or ["NONE"])[0] == "NONE":
+        return
+    interval = duration_seconds(check.get("interval"), 30.0)
+    if interval >= duration_seconds(idle, 60.0):
+        return
+    retries = int(check.get("retries") or 3)
+    start = duration_seconds(check.get("start_period"), 0.0) + interval * retries
+    check = dict(check)
+    check["start_interval"] = check.get("start_interval") or f"{interval:g}s"
+    check["start_period"] = f"{start:g}s"
+    check["interval"] = idle
+    definition["healthcheck"] = check
 
 
 def _seed_copy(base_def: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:

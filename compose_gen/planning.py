@@ -115,7 +115,7 @@ def worker_database(config: Config, index: int) -> str:
 def plan(config: Config, task: TaskSpec, block: PortBlock, base: Mapping[str, Any],
          workers: int, password: str, *, subnets: tuple[str, ...] = (),
          worker_bases: Mapping[int, Mapping[str, Any]] | None = None,
-         seed_database: str | None = None) -> RenderPlan:
+         seed_database: str | None = None, idle_health: str | None = None) -> RenderPlan:
     """The task's ports, env and override (pure). seed_database: where the seed writes (the
     template under construction), for the seed's own copy of the seed service."""
     services: Mapping[str, Any] = base.get("services") or {}
@@ -203,7 +203,8 @@ def plan(config: Config, task: TaskSpec, block: PortBlock, base: Mapping[str, An
         data_dir=db.data_dir, project_name=task.project_name,
         seed_service=(db.seed_service or worker_services[0]) if db.seed_command
         and (db.seed_service or worker_services) else None,
-        subnets=subnets, workers=tuple(worker_facts), worker_bases=worker_bases)
+        subnets=subnets, workers=tuple(worker_facts), worker_bases=worker_bases,
+        idle_health=idle_health)
     override = overrides.build(base, inputs)
     build_services = tuple(name for name in services if "build" in services[name]
                            and (name in worker_services or name == inputs.seed_service))
