@@ -23,8 +23,9 @@
 const { test: base, expect } = require('@playwright/test');
 const { execFile, execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { existsSync, mkdirSync, readFileSync, renameSync } = require('node:fs');
+const { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } = require('node:fs');
 const path = require('node:path');
+const { DirectReset, loadPg } = require('./reset.cjs');
 
 const WORKERS_JSON_ENV = 'COMPOSE_GEN_WORKERS_JSON';
 const SHARED_ENV = 'COMPOSE_GEN_E2E_SHARED';
@@ -170,9 +171,44 @@ class WorkerHandle {
     this.lastFile = undefined;
   }
 
+  /**
+   * A pristine database: through the task's PostgreSQL directly (reset.cjs: the worker's warm
+   * spare swapped in, no process started), else `compose-gen reset` (no `pg` installed,
+   * COMPOSE_GEN_RESET_VIA=cli, or the direct way failed: then for the rest of the run).
+   */
   async reset() {
-    await resetWorker(this.projectDir, this.stack.taskId, this.worker.index);
+    if (this.direct === undefined) {
+      const pg = process.env.COMPOSE_GEN_RESET_VIA === 'cli' ? undefined : loadPg();
+      this.direct = pg ? new DirectReset(this.worker, pg) : null;
+    }
+    let done;
+    if (this.direct) {
+      try {
+        done = { ...(await this.direct.reset()), via: 'pg' };
+      } catch (error) {
+        console.warn(
+          `compose-gen fixture: resetting ${this.worker.database} through PostgreSQL failed ` +
+            `(${error.message}); using \`compose-gen reset\` from now on`,
+        );
+        const direct = this.direct;
+        this.direct = null;
+        await direct.close().catch(() => {});
+      }
+    }
+    if (!done) {
+      const started = performance.now();
+      await resetWorker(this.projectDir, this.stack.taskId, this.worker.index);
+      done = { warm: false, ms: performance.now() - started, via: 'cli' };
+    }
+    if (process.env.COMPOSE_GEN_RESET_LOG) {
+      appendFileSync(process.env.COMPOSE_GEN_RESET_LOG, `${JSON.stringify(done)}\n`);
+    }
     this.dirty = false;
+  }
+
+  /** The direct reset's connection closes when the worker ends (its spare finished first). */
+  async close() {
+    if (this.direct) await this.direct.close().catch(() => {});
   }
 
   markDirty() {
@@ -196,7 +232,9 @@ const test = base.extend({
       const shared = process.env[SHARED_ENV] === '1';
       const stack = readStack(workersFilePath(projectDir));
       const worker = pickWorker(stack, workerInfo.parallelIndex, shared);
-      await use(new WorkerHandle(stack, worker, workerInfo.parallelIndex, shared, projectDir));
+      const handle = new WorkerHandle(stack, worker, workerInfo.parallelIndex, shared, projectDir);
+      await use(handle);
+      await handle.close();
     },
     { scope: 'worker', title: 'compose-gen stack worker' },
   ],
