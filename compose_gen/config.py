@@ -225,8 +225,8 @@ def load_config(start: Path | None = None, *, config_file: Path | None = None,
             f"{CONFIG_FILE_NAME} with at least: compose_files = [\"docker-compose.yml\"]; "
             "see the README's configuration reference",
         )
-    path, data = found
-    merged = _apply_env_overrides(dict(data), environ, path)
+    path, table = found
+    merged = _apply_env_overrides(dict(table), environ, path)
     return parse_config(merged, project_dir=path.parent, source=path)
 
 

@@ -40,24 +40,26 @@ def validate(config: Config, where: str) -> None:
         if not _ENV_NAME_RE.match(env):
             raise ConfigError(
                 f"{where}: {f'ports.names.{service}'!r} must be an env var name, got {env!r}")
-    for name, value in (("database.user", db.user), ("database.name", db.name),
-                        ("database.name_prefix", db.name_prefix)):
-        if value is None:
+    identifiers: list[tuple[str, str | None]] = [
+        ("database.user", db.user), ("database.name", db.name),
+        ("database.name_prefix", db.name_prefix)]
+    for name, ident in identifiers:
+        if ident is None:
             continue
-        if not _SQL_IDENT_RE.match(value) or len(value) > 40:
+        if not _SQL_IDENT_RE.match(ident) or len(ident) > 40:
             raise ConfigError(f"{where}: '{name}' must be a plain identifier "
-                              f"([A-Za-z_][A-Za-z0-9_]*, at most 40 characters), got {value!r}")
-    for name, value in (("database.password_env", db.password_env),
-                        ("database.url_env", db.url_env)):
-        if not _ENV_NAME_RE.match(value):
-            raise ConfigError(f"{where}: '{name}' must be an env var name, got {value!r}")
+                              f"([A-Za-z_][A-Za-z0-9_]*, at most 40 characters), got {ident!r}")
+    for name, env_name in (("database.password_env", db.password_env),
+                           ("database.url_env", db.url_env)):
+        if not _ENV_NAME_RE.match(env_name):
+            raise ConfigError(f"{where}: '{name}' must be an env var name, got {env_name!r}")
     services = [("database.service", db.service)]
     services += [(f"workers.services[{i}]", s) for i, s in enumerate(workers.services)]
     if db.seed_service:
         services.append(("database.seed_service", db.seed_service))
-    for name, value in services:
-        if not _SERVICE_RE.match(value):
-            raise ConfigError(f"{where}: '{name}' is not a valid service name: {value!r}")
+    for name, service in services:
+        if not _SERVICE_RE.match(service):
+            raise ConfigError(f"{where}: '{name}' is not a valid service name: {service!r}")
     if db.service in workers.services:
         raise ConfigError(f"{where}: the database service '{db.service}' cannot also be a "
                           "worker service (each task has one server; workers get databases)")
@@ -69,10 +71,10 @@ def validate(config: Config, where: str) -> None:
                      ("media.path", config.media.path or "")]
     path_settings += [("compose_files", name) for name in config.compose_files]
     path_settings += [("database.seed_inputs", name) for name in db.seed_inputs]
-    for name, value in path_settings:
-        if "\0" in value:
+    for name, path in path_settings:
+        if "\0" in path:
             raise ConfigError(f"{where}: '{name}' must not contain a NUL character, "
-                              f"got {value!r}")
+                              f"got {path!r}")
     if db.seed_command and db.seed_sql:
         raise ConfigError(f"{where}: set either 'database.seed_command' or 'database.seed_sql', "
                           "not both")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compose_gen import paths, stack
-from compose_gen.leases import Lease, LeaseRegistry
+from compose_gen.leases import Lease, LeaseRegistry, LeaseState
 from compose_gen.task import PROJECT_DIR_LABEL, REGISTRY_LABEL, TASK_LABEL
 
 # --- status, ls, gc ------------------------------------------------------------------------
@@ -51,8 +51,8 @@ def stacks(task_id: str | None = None) -> list[StackInfo]:
     projects: dict[str, list[stack.Resource]] = {}
     for res in resources:
         projects.setdefault(res.project, []).append(res)
-    for name, lease in leases.items():
-        if task_id is None or lease.task_id == task_id:
+    for name, held in leases.items():
+        if task_id is None or held.task_id == task_id:
             projects.setdefault(name, [])
     result = []
     for project, items in sorted(projects.items()):
@@ -60,7 +60,8 @@ def stacks(task_id: str | None = None) -> list[StackInfo]:
         lease = leases.get(project)
         states = {c.state for c in containers}
         if not containers:
-            state = lease.state if lease and lease.state == "rendered" else "no containers"
+            state = (str(lease.state) if lease and lease.state == LeaseState.RENDERED
+                     else "no containers")
         elif states == {"running"}:
             state = "running"
         else:
@@ -113,7 +114,7 @@ def gc_reason(info: StackInfo) -> str | None:
         return f"its worktree {lease.worktree} is gone"
     if not Path(lease.project_dir).is_dir():
         return f"its project dir {lease.project_dir} is gone"
-    if lease.state == "starting" and not _pid_alive(lease.pid):
+    if lease.state == LeaseState.STARTING and not _pid_alive(lease.pid):
         return f"its `up` (pid {lease.pid}) died before finishing"
     return None
 

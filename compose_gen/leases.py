@@ -83,7 +83,7 @@ class Lease:
     def from_json(cls, data: dict) -> Lease:
         """A lease as read back; TypeError/ValueError (an unreadable registry) when a field is
         not what compose-gen writes, e.g. a hand-edited slot "3" would crash the port maths."""
-        types = field_types(cls)
+        types = field_types(cls)  # type: ignore[arg-type]  # a class is hashable
         known = {f.name for f in fields(cls)}
         values = {}
         for name, value in data.items():
@@ -252,7 +252,8 @@ class LeaseRegistry:
             lease = leases.get(project_name)
             if lease is None:
                 return None
-            leases[project_name] = replace(lease, updated=time.time(), **changes)
+            leases[project_name] = replace(lease, updated=time.time(),
+                                           **changes)  # type: ignore[arg-type]
             return leases[project_name]
 
     def release(self, project_name: str) -> Lease | None:

@@ -25,7 +25,7 @@ def _server_class() -> Any:
     except ImportError:
         pass
     try:
-        from mcp.server.fastmcp import FastMCP  # 1.x
+        from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined] # 1.x
 
         return FastMCP
     except ImportError as err:
@@ -131,7 +131,9 @@ def _tool_error() -> type[Exception]:
     try:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
-        from mcp.server.fastmcp.exceptions import ToolError  # 1.x
+        from mcp.server.fastmcp.exceptions import (  # type: ignore[no-redef]
+            ToolError,  # 1.x
+        )
     return ToolError
 
 

@@ -3,7 +3,7 @@
 #   1. provisions what is missing: Docker engine (started), Compose v2, the example images
 #      (built offline), Chromium and the Playwright packages;
 #   2. installs compose-gen into .venv;
-#   3. ruff, then the unit tests, the integration tests (real Docker, real PostgreSQL) and the
+#   3. shellcheck, ruff, mypy, then the unit tests, the integration tests (real Docker, real PostgreSQL) and the
 #      end-to-end tests, independent suites in parallel with pytest-xdist;
 #   4. the flake proofs: the E2E suite (4 workers) and the demo backend's suites, each over
 #      PROVE_RUNS=5 consecutive runs with `compose-gen prove`, proof files under results/.
@@ -24,6 +24,8 @@ started=$SECONDS
 echo "== shellcheck"; "$repo/scripts/ci/provision.sh" lint; git ls-files -z '*.sh' | xargs -0 shellcheck
 echo "== ruff"
 ruff check .
+echo "== mypy"
+mypy
 echo "== pytest (unit, integration, e2e)"
 pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup "$@"
 if [ "$#" -eq 0 ]; then

@@ -71,10 +71,10 @@ def _inspect(kind: str, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
     try:
-        raw = run([*client().client_config.docker_cmd, kind, "inspect", *ids])
+        raw = str(run([*client().client_config.docker_cmd, kind, "inspect", *ids]))
     except (NoSuchContainer, NoSuchNetwork, NoSuchVolume) as err:
-        raw = err.stdout or "[]"
-    return list(json.loads(str(raw) or "[]"))
+        raw = str(err.stdout or "[]")
+    return list(json.loads(raw or "[]"))
 
 
 def remove_resources(resources: Sequence[Resource]) -> None:
