@@ -3,8 +3,8 @@
 #   1. provisions what is missing: Docker engine (started), Compose v2, the example images
 #      (built offline), Chromium and the Playwright packages;
 #   2. installs compose-gen into .venv;
-#   3. shellcheck, ruff, mypy, then the unit tests, the integration tests (real Docker, real PostgreSQL) and the
-#      end-to-end tests, independent suites in parallel with pytest-xdist;
+#   3. shellcheck, ruff, mypy, then the unit tests, the integration tests (real Docker, real
+#      PostgreSQL) and the end-to-end tests, independent suites in parallel with pytest-xdist;
 #   4. the flake proofs: the E2E suite (4 workers) and the demo backend's suites, each over
 #      PROVE_RUNS=5 consecutive runs with `compose-gen prove`, proof files under results/.
 # COMPOSE_GEN_REQUIRE_DOCKER=1 is set: a Docker test that cannot run fails instead of skipping.
