@@ -78,6 +78,17 @@ def timed_pytest(backend: Path, env: dict[str, str], workers: int, options: list
     return elapsed
 
 
+def drop_test_databases(task_dir: Path) -> None:
+    """Remove what --reuse-db keeps, so that the next --create-db run starts clean."""
+    from compose_gen import database
+    from compose_gen.envfile import read_env_file
+
+    url = database.with_database(read_env_file(task_dir / ".env.task")["DATABASE_URL"],
+                                 database.MAINTENANCE_DB)
+    database.drop(url, [name for name in database.list_databases(url)
+                        if re.fullmatch(r"test_\w+_gw\d+", name)])
+
+
 def measure(repeat: int, workers: int, migrations: int) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-pytest-template-"))
     task_id = f"bench-tpl-{uuid.uuid4().hex[:6]}"
@@ -93,13 +104,19 @@ def measure(repeat: int, workers: int, migrations: int) -> dict[str, object]:
                        cwd=project, env=env, check=True, capture_output=True, timeout=600)
         run_env = {**env, "ZENFLOW_TASK_ID": task_id}
         first = timed_pytest(backend, run_env, workers, MODES["template"])  # builds it
-        timed_pytest(backend, run_env, workers, MODES["reuse"])  # databases to reuse
         times: dict[str, list[float]] = {mode: [] for mode in MODES}
         loads = []
         for _ in range(repeat):
             for mode, options in MODES.items():
+                # Every run starts as pytest-django expects for its options: --create-db
+                # with no test database left over (pytest-django drops its own at the end),
+                # --reuse-db with the databases of a previous --reuse-db run.
+                if mode == "reuse":
+                    timed_pytest(backend, run_env, workers, options)
                 loads.append(os.getloadavg()[0])
                 times[mode].append(timed_pytest(backend, run_env, workers, options))
+                if mode == "reuse":
+                    drop_test_databases(project / ".zenflow" / "tasks" / task_id)
     finally:
         subprocess.run([str(BIN / "compose-gen"), "down", "--task-id", task_id], cwd=project,
                        env=env, capture_output=True, timeout=300)

@@ -174,7 +174,9 @@ def write_django_project(root: Path, *, migrations: int = 65) -> Path:
     (app / "__init__.py").write_text("", encoding="utf-8")
     (app / "migrations" / "__init__.py").write_text("", encoding="utf-8")
     models = ["from django.db import models\n\n",
-              "class Item(models.Model):\n    name = models.CharField(max_length=40)\n"]
+              "class Item(models.Model):\n    name = models.CharField(max_length=40)\n",
+              *(f"    f{i} = models.IntegerField(default=0)\n" for i in range(2, migrations + 1)),
+              ]
     for i in range(1, migrations + 1):
         models.append(f"\n\nclass Thing{i}(models.Model):\n"
                       f"    item = models.ForeignKey(Item, on_delete=models.CASCADE)\n"
@@ -206,6 +208,12 @@ def _migration(i: int) -> str:
                                            serialize=False, verbose_name="ID")),
                 ("name", models.CharField(max_length=40)),
             ],
+        ),""")
+    else:
+        # Like a real project's history: the models change as well as grow.
+        operations.append(f"""
+        migrations.AddField(
+            model_name="item", name="f{i}", field=models.IntegerField(default=0),
         ),""")
     depends = "[]" if i == 1 else f'[("shop", "{i - 1:04d}_thing{i - 1}")]'
     return textwrap.dedent(f"""\
