@@ -138,7 +138,7 @@ def run_sql_file(url: str, database: str, path: Path) -> None:
     script = path.read_text(encoding="utf-8")
     with _connect(url, database) as conn:
         try:
-            conn.execute(script)  # a trusted project file
+            conn.execute(script)  # type: ignore[arg-type] - a trusted project file
         except psycopg.Error as err:
             raise SeedError(f"the seed SQL {path} failed: {str(err).strip()}",
                             output=str(err)) from err
@@ -391,10 +391,16 @@ def warm_reset_on(conn: Any, template: str, name: str, *, timeout: float = 10) -
 def prepare_spare(url: str, template: str, name: str) -> float:
     """Drop what earlier swaps and templates left of worker `name`, and make its spare of
     `template` unless it is there; the seconds it took (off the test's clock)."""
+    with _connect(url, timeout=30) as conn:
+        return prepare_spare_on(conn, template, name)
+
+
+def prepare_spare_on(conn: Any, template: str, name: str) -> float:
+    """prepare_spare on an open admin connection."""
     from psycopg import sql
 
     started = time.perf_counter()
-    with _connect(url, timeout=30) as conn, _worker_lock(conn, name):
+    with _worker_lock(conn, name):
         names = [row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()]
         for old in leftovers(names, name, template):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
