@@ -138,7 +138,7 @@ def run_sql_file(url: str, database: str, path: Path) -> None:
     script = path.read_text(encoding="utf-8")
     with _connect(url, database) as conn:
         try:
-            conn.execute(script)  # type: ignore[arg-type] - a trusted project file
+            conn.execute(script)  # a trusted project file
         except psycopg.Error as err:
             raise SeedError(f"the seed SQL {path} failed: {str(err).strip()}",
                             output=str(err)) from err
