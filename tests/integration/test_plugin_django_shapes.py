@@ -317,7 +317,15 @@ def _databases(url: str) -> dict[str, str | None]:
     return found
 
 
-@pytest.mark.parametrize("shape", sorted(SHAPE_RUNS))
+def _pytest_major() -> int:
+    return int(pytest.__version__.split(".")[0])
+
+
+# A shape pinned to a newer pytest is not collected here (scripts/test_pytest9.sh runs it in a
+# second venv), rather than skipped: a skipped Docker test fails CI.
+@pytest.mark.parametrize("shape", sorted(
+    shape for shape, spec in SHAPE_RUNS.items()
+    if _pytest_major() >= int(spec["pytest"])))  # type: ignore[call-overload]
 def test_a_shape_suite_unchanged_passes_at_n4_like_its_plain_run(
         shape: str, tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> None:
     reason = _shape_skip(shape)
