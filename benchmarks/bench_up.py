@@ -185,7 +185,7 @@ PHASES = (("starting the database", "database"), ("building", "build"),
 
 def compose_gen_up(work: Path, workers: int, *, keep: bool = False) -> tuple[UpRun, object]:
     """A fresh `compose-gen up` (in-process, as the CLI runs it), timed phase by phase."""
-    from compose_gen import lifecycle
+    from compose_gen import boot, lifecycle
     from compose_gen.config import load_config
     from compose_gen.task import make_task
 
@@ -200,7 +200,7 @@ def compose_gen_up(work: Path, workers: int, *, keep: bool = False) -> tuple[UpR
     started = time.perf_counter()
     marks.append(("render", started))
     try:
-        result = lifecycle.up(config, task, workers, timeout=600, progress=progress)
+        result = boot.up(config, task, workers, timeout=600, progress=progress)
         ended = time.perf_counter()
     except BaseException:
         lifecycle.down(config, task)

@@ -73,7 +73,7 @@ class Tools:
     def up(self, task_id: str | None = None, workers: int | None = None,
            timeout: float = 300.0) -> dict[str, Any]:
         """Boot the task's stack (render, database, seed once, clone per worker, services)."""
-        from compose_gen.lifecycle import up
+        from compose_gen.boot import up
 
         config = self._config()
         task = self._task(config, task_id)

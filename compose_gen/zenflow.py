@@ -272,9 +272,9 @@ def _up_timeout(environ: Mapping[str, str]) -> float:
 
 def setup(ctx: HookContext) -> ExitCode:
     """Zenflow's setup_script: the worktree's task, rendered, then up unless skipped."""
+    from compose_gen.boot import up as boot
     from compose_gen.envfile import task_env
     from compose_gen.lifecycle import render_task
-    from compose_gen.lifecycle import up as boot
 
     config, task = _task(ctx)
     workers = config.workers.default

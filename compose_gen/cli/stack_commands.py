@@ -91,7 +91,7 @@ def up(state: _State, task_id: str | None, workers: int | None, timeout: float,
     A failure or Ctrl-C tears down what this call started. Running it again on a running
     stack with the same workers reports it and changes nothing.
     """
-    from compose_gen.lifecycle import up as boot
+    from compose_gen.boot import up as boot
 
     config = state.config()
     task = state.task(config, task_id)

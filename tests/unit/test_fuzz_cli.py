@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from compose_gen import __main__ as entry
-from compose_gen import cli, lifecycle, paths, render, stack
+from compose_gen import boot, cli, paths, render, stack
 from compose_gen.config import CONFIG_FILE_NAME, load_config
 from compose_gen.envfile import read_env_file
 from compose_gen.errors import ComposeGenError, InvalidTaskIdError
@@ -96,9 +96,9 @@ def _fast_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 def _never_boot(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing here may reach Docker: `up` with a bad worker count must stop before it."""
     def refuse(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("lifecycle.up was called: bad input got past the CLI")
+        raise AssertionError("boot.up was called: bad input got past the CLI")
 
-    monkeypatch.setattr(lifecycle, "up", refuse)
+    monkeypatch.setattr(boot, "up", refuse)
 
 
 # --- a fresh sandbox per example -------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_any_worker_count_renders_within_1_to_max_and_exits_2_outside(
     task_id = "fuzz-workers"
     in_range = 1 <= workers <= MAX_WORKERS
 
-    if not in_range:  # refused before anything starts (lifecycle.up would fail the test)
+    if not in_range:  # refused before anything starts (boot.up would fail the test)
         code, _out, err = run(capsys, cli.main, "-C", str(box.project), "up",
                               f"--task-id={task_id}", f"--workers={workers}")
         assert_no_crash(code, err, {2})

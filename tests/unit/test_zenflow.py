@@ -273,7 +273,7 @@ def test_setup_takes_the_task_id_from_the_worktree_path_and_can_skip_up(
 def test_setup_prefers_zenflow_task_id_and_runs_up(worktree: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture) -> None:
-    from compose_gen import lifecycle
+    from compose_gen import boot, lifecycle
 
     calls = []
 
@@ -282,7 +282,7 @@ def test_setup_prefers_zenflow_task_id_and_runs_up(worktree: Path,
         return lifecycle.UpResult(rendered=lifecycle.render_task(config, task, workers),
                                   template=None, seeded=False, clone_seconds=())
 
-    monkeypatch.setattr(lifecycle, "up", fake_up)
+    monkeypatch.setattr(boot, "up", fake_up)
     monkeypatch.setenv("ZENFLOW_TASK_ID", "from-env")
     monkeypatch.setenv("COMPOSE_GEN_UP_TIMEOUT", "42")
     assert main(["zenflow", "setup"]) == 0
@@ -294,7 +294,7 @@ def test_setup_prefers_zenflow_task_id_and_runs_up(worktree: Path,
 def test_setup_fails_with_one_line_and_the_steps_exit_code(
         worktree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
         error: str, code: int) -> None:
-    from compose_gen import lifecycle
+    from compose_gen import boot
     from compose_gen.errors import DockerUnavailableError, WaitTimeoutError
 
     def failing_up(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -302,7 +302,7 @@ def test_setup_fails_with_one_line_and_the_steps_exit_code(
             raise WaitTimeoutError("the database did not become healthy in time")
         raise DockerUnavailableError("Docker is not running", hint="start it")
 
-    monkeypatch.setattr(lifecycle, "up", failing_up)
+    monkeypatch.setattr(boot, "up", failing_up)
     assert main(["zenflow", "setup"]) == code
     _, err = capsys.readouterr()
     assert len(err.splitlines()) == 1
