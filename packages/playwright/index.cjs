@@ -114,10 +114,14 @@ function pickWorker(stack, parallelIndex, shared) {
   return worker;
 }
 
-/** `compose-gen --project-dir D reset --task-id T --worker I`, argv only (no shell). */
+/**
+ * `compose-gen --project-dir D reset --task-id T --worker I --database-only`, argv only (no
+ * shell): the same database-only reset as the direct path (media stays as the test left it).
+ */
 function resetWorker(projectDir, taskId, worker) {
   const bin = composeGenBin();
-  const argv = ['--project-dir', projectDir, 'reset', '--task-id', taskId, '--worker', String(worker)];
+  const argv = ['--project-dir', projectDir, 'reset', '--task-id', taskId, '--worker', String(worker),
+    '--database-only'];
   return new Promise((resolve, reject) => {
     execFile(bin, argv, { timeout: 60_000, maxBuffer: 1 << 20 }, (error, _stdout, stderr) => {
       if (error) {
