@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from compose_gen import paths, stack
 from compose_gen.leases import Lease, LeaseRegistry, LeaseState
+from compose_gen.processes import pid_alive
 from compose_gen.task import PROJECT_DIR_LABEL, REGISTRY_LABEL, TASK_LABEL
 
 # --- status, ls, gc ------------------------------------------------------------------------
@@ -87,16 +87,6 @@ class GcItem:
     resources: tuple[stack.Resource, ...]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def gc_reason(info: StackInfo) -> str | None:
     """Why a stack is garbage, or None when its task is still alive.
 
@@ -114,7 +104,7 @@ def gc_reason(info: StackInfo) -> str | None:
         return f"its worktree {lease.worktree} is gone"
     if not Path(lease.project_dir).is_dir():
         return f"its project dir {lease.project_dir} is gone"
-    if lease.state == LeaseState.STARTING and not _pid_alive(lease.pid):
+    if lease.state == LeaseState.STARTING and not pid_alive(lease.pid):
         return f"its `up` (pid {lease.pid}) died before finishing"
     return None
 

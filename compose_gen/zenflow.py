@@ -122,16 +122,22 @@ def merge_settings(current: dict[str, Any], where: str = str(SETTINGS_FILE)
 
 
 def read_settings(path: Path) -> dict[str, Any]:
+    return read_json_object(path, "compose-gen zenflow init")
+
+
+def read_json_object(path: Path, again: str) -> dict[str, Any]:
+    """A tool's JSON config, {} when absent; refuses (exit 2) a file compose-gen would have to
+    clobber, naming the command to run again once it is fixed."""
     if not path.exists():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
     except ValueError as err:
         raise UsageError(f"{path} is not valid JSON ({err}); compose-gen will not overwrite it",
-                         hint="fix it by hand, then run `compose-gen zenflow init` again") from err
+                         hint=f"fix it by hand, then run `{again}` again") from err
     if not isinstance(data, dict):
         raise UsageError(f"{path} must hold a JSON object, got {type(data).__name__}",
-                         hint="fix it by hand, then run `compose-gen zenflow init` again")
+                         hint=f"fix it by hand, then run `{again}` again")
     return data
 
 

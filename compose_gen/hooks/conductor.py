@@ -39,12 +39,7 @@ def merge(settings: dict[str, Any], where: str = CONFIG) -> dict[str, Any]:
 
 
 def install(repo: Path, python: str | None = None) -> list[str]:
-    root = zenflow.repo_root(repo)
-    path = root / CONFIG
-    before = core.read_json(path)
-    after = merge(before, str(path))
-    return core.install_stub(root, python) + core.write_json_if_changed(path, before, after,
-                                                                        CONFIG)
+    return core.install_json(repo, python, CONFIG, merge)
 
 
 def installed(repo: Path) -> bool:

@@ -57,18 +57,18 @@ def hook_command(tool: str, event: str) -> str:
 
 def read_json(path: Path) -> dict[str, Any]:
     """A tool's JSON config, {} when absent; refuses (exit 2) a file it would have to clobber."""
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except ValueError as err:
-        raise UsageError(f"{path} is not valid JSON ({err}); compose-gen will not overwrite it",
-                         hint="fix it by hand, then run `compose-gen hooks install` again"
-                         ) from err
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} must hold a JSON object, got {type(data).__name__}",
-                         hint="fix it by hand, then run `compose-gen hooks install` again")
-    return data
+    return zenflow.read_json_object(path, "compose-gen hooks install")
+
+
+def install_json(repo: Path, python: str | None, config: str,
+                 merge: Callable[[dict[str, Any], str], dict[str, Any]]) -> list[str]:
+    """Install the stub and merge our hook into the tool's JSON config `config` (in the repo's
+    root), keeping every other key; what changed, one line each."""
+    root = zenflow.repo_root(repo)
+    path = root / config
+    before = read_json(path)
+    after = merge(before, str(path))
+    return install_stub(root, python) + write_json_if_changed(path, before, after, config)
 
 
 def write_json_if_changed(path: Path, before: dict[str, Any], after: dict[str, Any],

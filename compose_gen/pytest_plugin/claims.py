@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from compose_gen.processes import pid_alive
 from compose_gen.pytest_plugin.discovery import ActiveTask
 from compose_gen.pytest_plugin.options import MEDIA_ROOT_ENV
 from compose_gen.pytest_plugin.workers import WorkerIdentity
@@ -33,18 +34,6 @@ class ClaimKind(str, enum.Enum):
 
 class SharedResourceError(Exception):
     """Two live test processes would use one database or media dir."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class Claims:
@@ -76,7 +65,7 @@ class Claims:
         path = self._path(kind, name)
         with self.lock():
             holder = _read_claim(path)
-            if holder and holder.get("pid") != os.getpid() and _pid_alive(int(holder["pid"])):
+            if holder and holder.get("pid") != os.getpid() and pid_alive(int(holder["pid"])):
                 same_run = holder.get("run") == self.identity.run
                 who = (f"worker {holder.get('worker')} of this run" if same_run else
                        f"worker {holder.get('worker')} of another pytest run of this task")
@@ -108,7 +97,7 @@ class Claims:
         with self.lock():
             for path in sorted(self.dir.glob("*.json")):
                 holder = _read_claim(path)
-                if holder is None or not _pid_alive(int(holder.get("pid", 0))):
+                if holder is None or not pid_alive(int(holder.get("pid", 0))):
                     found.append({**(holder or {}), "path": str(path)})
         return found
 
@@ -116,7 +105,7 @@ class Claims:
         with self.lock():
             path = Path(claim["path"])
             holder = _read_claim(path)
-            if holder is None or not _pid_alive(int(holder.get("pid", 0))):
+            if holder is None or not pid_alive(int(holder.get("pid", 0))):
                 path.unlink(missing_ok=True)
 
 
