@@ -1,7 +1,7 @@
 """Media directories of host-run test workers: one fresh directory per task and pytest worker.
 
 Containers get a named volume per worker (`media_w{i}`, rendered by `render`). Tests that run on
-the host (pytest-xdist workers) need a directory instead. The PRD's `/tmp/korrigo_test_{worker}`
+the host (pytest-xdist workers) need a directory instead. A fixed `/tmp/<app>_test_{worker}`
 collides between two tasks' `gw0`, so these paths carry the task's Compose project name (its
 prefix and slug), the xdist worker id and the pytest run:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a backend's pytest suites in parallel against this task's own stack (PRD §4.2), for a
+# Run a backend's pytest suites in parallel against this task's own stack (the guide's four suites), for a
 # pytest WITHOUT compose-gen's plugin. With the plugin installed, plain `pytest -n 4` inside
 # the task does all of this and more (the task found by env or worktree path, its .env.task
 # loaded, a database and media dir per xdist worker): use that.
