@@ -51,6 +51,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perf_doc import container_cpu_s as cgroup_cpu_s  # benchmarks/ is the script dir
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
 E2E_DIR = DEMO / "e2e"
@@ -248,11 +250,11 @@ def reset_cpu(task_id: str, env: dict[str, str]) -> float | None:
     if template is None:
         return None
     database.prepare_spare(url, template, workers[0]["database"])
-    before = _cgroup_cpu_s(cid)
+    before = cgroup_cpu_s(cid)
     for _ in range(RESETS_MEASURED):
         database.warm_reset(url, template, workers[0]["database"])
         database.prepare_spare(url, template, workers[0]["database"])
-    after = _cgroup_cpu_s(cid)
+    after = cgroup_cpu_s(cid)
     return None if before is None or after is None else (after - before) / RESETS_MEASURED
 
 
@@ -263,18 +265,6 @@ def _template(url: str) -> str | None:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datistemplate "
                             "AND datname LIKE '%\\_tpl\\_%'").fetchall()
     return rows[0][0] if len(rows) == 1 else None
-
-
-def _cgroup_cpu_s(cid: str) -> float | None:
-    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
-    if v1.is_file():
-        return int(v1.read_text()) / 1e9
-    for path in (Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
-                 Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat")):
-        if path.is_file():
-            line = next(x for x in path.read_text().splitlines() if x.startswith("usage_usec"))
-            return int(line.split()[1]) / 1e6
-    return None
 
 
 def timing_wrapper(work: Path, real: str) -> tuple[str, Path] | None:

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
-from perf_doc import machine_line, write_block  # noqa: E402
+from perf_doc import container_cpu_s, machine_line, write_block  # noqa: E402
 
 from compose_gen import database  # noqa: E402
 
@@ -45,18 +45,6 @@ def image() -> str:
         if line.startswith("DEMO_POSTGRES_IMAGE="):
             return line.split("=", 1)[1].strip()
     return "postgres:16-alpine"
-
-
-def container_cpu_s(cid: str) -> float | None:
-    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
-    if v1.is_file():
-        return int(v1.read_text()) / 1e9
-    for path in (Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
-                 Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat")):
-        if path.is_file():
-            line = next(x for x in path.read_text().splitlines() if x.startswith("usage_usec"))
-            return int(line.split()[1]) / 1e6
-    return None
 
 
 def seed(url: str, tables: int, rows: int) -> str:

@@ -45,3 +45,16 @@ def write_block(section: str, script: str, text: str) -> None:
     else:
         updated = current.rstrip("\n") + "\n\n" + section + "\n\n" + block + "\n"
     PERFORMANCE.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def container_cpu_s(cid: str) -> float | None:
+    """CPU seconds a container has used, from its cgroup (v1 or v2), or None."""
+    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+    if v1.is_file():
+        return int(v1.read_text()) / 1e9
+    for path in (Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+                 Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat")):
+        if path.is_file():
+            line = next(x for x in path.read_text().splitlines() if x.startswith("usage_usec"))
+            return int(line.split()[1]) / 1e6
+    return None
