@@ -36,10 +36,7 @@ case "$version" in
 esac
 export COMPOSE_GEN_REQUIRE_DOCKER="${COMPOSE_GEN_REQUIRE_DOCKER:-1}"
 if [ "$#" -eq 0 ]; then
-  # The shared-media guard test flaked once here under load (the run exited 0, no conflict
-  # found); it runs in the main pytest 8 run. Not yet understood: see the issue note.
-  set -- -n 2 tests/unit/test_pytest_plugin.py tests/integration/test_plugin_django_shapes.py \
-    --deselect tests/integration/test_plugin_django_shapes.py::test_a_media_dir_really_shared_by_two_workers_stops_them
+  set -- -n 2 tests/unit/test_pytest_plugin.py tests/integration/test_plugin_django_shapes.py
 fi
 cd "$repo"
 exec "$venv/bin/python" -m pytest -p no:cacheprovider "$@"

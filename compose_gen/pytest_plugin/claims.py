@@ -4,6 +4,11 @@ Every resource a worker uses is claimed with a small file in the task's dir, nex
 `.env.task`, taken under a lock (`compose-gen down` removes them with the task). A second live
 claimant fails loudly; claims of dead processes (a crashed xdist worker, a killed run) are
 swept by the next run's controller, which drops their databases.
+
+A claim on a resource the plugin did not make (a project's own MEDIA_ROOT or test database)
+outlives its worker's session: released, it still names its run until that run's controller
+ends. Two workers of one run that used one directory one after the other (one finished before
+the other started, as happens under load) share it as surely as two at once, and fail the same.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from compose_gen.processes import pid_alive
 from compose_gen.pytest_plugin.discovery import ActiveTask
 from compose_gen.pytest_plugin.options import MEDIA_ROOT_ENV
-from compose_gen.pytest_plugin.workers import WorkerIdentity
+from compose_gen.pytest_plugin.workers import WorkerIdentity, run_alive
 
 CLAIMS_DIR = "pytest-claims"
 LOCK_TIMEOUT = 30.0
@@ -65,7 +70,7 @@ class Claims:
         path = self._path(kind, name)
         with self.lock():
             holder = _read_claim(path)
-            if holder and holder.get("pid") != os.getpid() and pid_alive(int(holder["pid"])):
+            if holder and self._conflicts(holder):
                 same_run = holder.get("run") == self.identity.run
                 who = (f"worker {holder.get('worker')} of this run" if same_run else
                        f"worker {holder.get('worker')} of another pytest run of this task")
@@ -75,29 +80,57 @@ class Claims:
                     + ("Give each worker its own name (e.g. from $PYTEST_XDIST_WORKER or "
                        f"${MEDIA_ROOT_ENV})." if same_run else
                        "Wait for that run to finish, or use another task."))
-            record = {"kind": kind.value, "name": name, "pid": os.getpid(),
-                      "run": self.identity.run, "worker": self.identity.worker_id,
-                      "owned": owned}
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(record), encoding="utf-8")
-            os.replace(tmp, path)
+            self._write(path, {"kind": kind.value, "name": name, "pid": os.getpid(),
+                               "run": self.identity.run, "worker": self.identity.worker_id,
+                               "owned": owned})
+
+    def _conflicts(self, holder: Mapping[str, Any]) -> bool:
+        if holder.get("released"):
+            # Used and let go by a worker of a run that is still going: another worker of that
+            # run, or of another run, would share it.
+            mine = (holder.get("run"), holder.get("worker")) == (self.identity.run,
+                                                                 self.identity.worker_id)
+            return not mine and run_alive(str(holder.get("run", "")))
+        return holder.get("pid") != os.getpid() and pid_alive(int(holder["pid"]))
+
+    def _write(self, path: Path, record: Mapping[str, Any]) -> None:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, path)
 
     def release(self, kind: ClaimKind, name: str) -> None:
+        """Let go of a claim: a resource the plugin made is free; any other stays this run's
+        (marked released) until `end_run`."""
         path = self._path(kind, name)
         with self.lock():
             holder = _read_claim(path)
-            if holder and holder.get("pid") == os.getpid():
+            if not holder or holder.get("pid") != os.getpid():
+                return
+            if holder.get("owned"):
                 path.unlink(missing_ok=True)
+            else:
+                self._write(path, {**holder, "released": True})
+
+    def end_run(self) -> None:
+        """The run's controller is done: its released claims free their resources."""
+        if not self.dir.is_dir():
+            return
+        with self.lock():
+            for path in self.dir.glob("*.json"):
+                holder = _read_claim(path)
+                if holder and holder.get("released") and holder.get("run") == self.identity.run:
+                    path.unlink(missing_ok=True)
 
     def dead(self) -> list[dict[str, Any]]:
-        """Claims whose process is gone (a crashed worker, a killed run)."""
+        """Claims whose process is gone (a crashed worker, a killed run); a released claim is
+        gone with its run's controller."""
         if not self.dir.is_dir():
             return []
         found = []
         with self.lock():
             for path in sorted(self.dir.glob("*.json")):
                 holder = _read_claim(path)
-                if holder is None or not pid_alive(int(holder.get("pid", 0))):
+                if holder is None or not _alive(holder):
                     found.append({**(holder or {}), "path": str(path)})
         return found
 
@@ -105,8 +138,14 @@ class Claims:
         with self.lock():
             path = Path(claim["path"])
             holder = _read_claim(path)
-            if holder is None or not pid_alive(int(holder.get("pid", 0))):
+            if holder is None or not _alive(holder):
                 path.unlink(missing_ok=True)
+
+
+def _alive(holder: Mapping[str, Any]) -> bool:
+    if holder.get("released"):
+        return run_alive(str(holder.get("run", "")))
+    return pid_alive(int(holder.get("pid", 0)))
 
 
 def _read_claim(path: Path) -> dict[str, Any] | None:

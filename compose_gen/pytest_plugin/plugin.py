@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from compose_gen.pytest_plugin import stash
-from compose_gen.pytest_plugin.claims import SharedResourceError, sweep_dead_claims
+from compose_gen.pytest_plugin.claims import SharedResourceError, claims_for, sweep_dead_claims
 from compose_gen.pytest_plugin.discovery import apply_env, check_can_serve, load_task
 from compose_gen.pytest_plugin.options import (
     MEDIA_ROOT_ENV,
@@ -161,13 +161,16 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The run's controller (or the only process) sweeps what crashed workers left behind."""
+    """The run's controller (or the only process) frees its run's claims and sweeps what crashed
+    workers left behind."""
     config = session.config
     task = config.stash.get(stash.TASK, None)
     if task is None or hasattr(config, "workerinput"):
         return
+    identity = config.stash[stash.IDENTITY]
     try:
-        swept = sweep_dead_claims(task, config.stash[stash.IDENTITY])
+        claims_for(task, identity).end_run()
+        swept = sweep_dead_claims(task, identity)
     except Exception as err:  # the run's result matters more than a leftover database
         warnings.warn(f"compose-gen: could not clean up after crashed workers: {err}",
                       stacklevel=1)

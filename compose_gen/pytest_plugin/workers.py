@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compose_gen.processes import pid_alive
 from compose_gen.pytest_plugin.discovery import ActiveTask
 from compose_gen.pytest_plugin.options import (
     MEDIA_ROOT_ENV,
@@ -47,6 +48,13 @@ def host_tag() -> str:
 
 def run_token(pid: int) -> str:
     return f"{host_tag()}_{pid}"
+
+
+def run_alive(run: str) -> bool:
+    """Whether the controller of `run` (a `run_token`) is still running; a run of another host
+    cannot be checked from here and counts as over."""
+    tag, _, pid = run.partition("_")
+    return tag == host_tag() and pid.isdigit() and pid_alive(int(pid))
 
 
 def worker_index(worker_id: str) -> int:

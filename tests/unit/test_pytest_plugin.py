@@ -298,6 +298,43 @@ def test_claiming_twice_in_one_process_is_fine(tmp_path: Path) -> None:
     claims.take("database", "x")
     claims.take("database", "x")
     claims.release("database", "x")
+    claims.end_run()
+    assert list(claims.dir.glob("*.json")) == []
+
+
+def test_a_released_claim_stays_the_runs_until_its_controller_ends(tmp_path: Path) -> None:
+    """gw0 wrote into a project's media dir and finished before gw1 started: still shared."""
+    run = workers.run_token(os.getpid())  # this process plays the run's live controller
+    gw0 = _claims(tmp_path, "gw0", run)
+    gw0.take("media dir", "/srv/media")
+    gw0.release("media dir", "/srv/media")
+    assert [json.loads(p.read_text())["released"] for p in gw0.dir.glob("*.json")] == [True]
+    with pytest.raises(SharedResourceError,
+                       match="/srv/media is already used by worker gw0 of this run"):
+        _claims(tmp_path, "gw1", run).take("media dir", "/srv/media")
+    with pytest.raises(SharedResourceError, match="another pytest run of this task"):
+        _claims(tmp_path, "gw0", "ab12_1").take("media dir", "/srv/media")
+    assert gw0.dead() == []  # not swept while its run goes on
+    _claims(tmp_path, "master", run).end_run()
+    assert list(gw0.dir.glob("*.json")) == []
+    _claims(tmp_path, "gw1", run).take("media dir", "/srv/media")
+
+
+def test_a_released_claim_of_a_finished_run_is_taken_over_and_swept(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    old_run = workers.run_token(int(dead.stdout))
+    old = _claims(tmp_path, "gw0", old_run)
+    old.take("database", "test_demo_gw0")
+    old.release("database", "test_demo_gw0")
+    assert [c["name"] for c in old.dead()] == ["test_demo_gw0"]
+    _claims(tmp_path, "gw1", workers.run_token(os.getpid())).take("database", "test_demo_gw0")
+
+
+def test_an_owned_claim_is_gone_once_released(tmp_path: Path) -> None:
+    claims = _claims(tmp_path, "gw0", workers.run_token(os.getpid()))
+    claims.take("database", "demo_pt_gw0", owned=True)
+    claims.release("database", "demo_pt_gw0")
     assert list(claims.dir.glob("*.json")) == []
 
 
