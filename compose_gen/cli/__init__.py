@@ -101,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get(DEBUG_ENV) == "1"
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="compose-gen: %(levelname)s: %(message)s")
-    # A CI cancel or `timeout` sends SIGTERM: treat it like Ctrl-C so `up` tears down.
+    # A CI cancel or `timeout` sends SIGTERM: treat it like Ctrl-C so `up` tears down. SIGINT
+    # too, even when inherited as ignored (a background job of a script): `docker compose`
+    # takes it back and stops, and `up` must then stop and tear down with it.
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous = {signum: signal.signal(signum, _terminate)
+                for signum in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
     try:
         result = cli.main(args=args, prog_name="compose-gen", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -134,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                    "(rerun with --debug for the traceback and report it)", err=True)
         return ExitCode.FAILURE
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return int(result or 0)
 
 
