@@ -71,12 +71,17 @@ def cli(project: Path, *args: str) -> int:
     return main(["-C", str(project), *args])
 
 
-def start_cli(project: Path, *args: str) -> subprocess.Popen[str]:
-    """`compose-gen -C project ARGS...` as a child in its own session (signals go to it only)."""
+def start_cli(project: Path, *args: str, sigint_ignored: bool = False
+              ) -> subprocess.Popen[str]:
+    """`compose-gen -C project ARGS...` as a child in its own session (signals go to it only).
+
+    sigint_ignored: started as a script's background job is, with SIGINT ignored."""
     return subprocess.Popen(
         [sys.executable, "-m", "compose_gen.cli", "-C", str(project), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
-        start_new_session=True)
+        start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored
+        else None)
 
 
 def signal_group(proc: subprocess.Popen[str], signum: signal.Signals) -> None:

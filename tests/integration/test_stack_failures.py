@@ -66,15 +66,18 @@ def test_gc_removes_a_stack_whose_up_was_killed(
     assert task.up("--workers", "1") == 0  # the task is usable again
 
 
-@pytest.mark.parametrize(("signum", "to_group"), [
-    (signal.SIGINT, True),    # Ctrl-C at a terminal: Python and its `docker compose` child
-    (signal.SIGTERM, False),  # a CI cancel or `timeout`: the compose-gen process only
-], ids=["sigint-ctrl-c", "sigterm"])
+@pytest.mark.parametrize(("signum", "to_group", "sigint_ignored"), [
+    (signal.SIGINT, True, False),   # Ctrl-C at a terminal: Python and its `docker compose` child
+    (signal.SIGTERM, False, False),  # a CI cancel or `timeout`: the compose-gen process only
+    # A script's background job starts with SIGINT ignored; `docker compose` takes it back.
+    (signal.SIGINT, True, True),
+], ids=["sigint-ctrl-c", "sigterm", "sigint-to-a-background-job"])
 def test_an_interrupted_up_exits_130_and_leaves_nothing(
         demo_project: Path, unique_task_id: str, tasks: TaskTracker,
-        signum: signal.Signals, to_group: bool) -> None:
+        signum: signal.Signals, to_group: bool, sigint_ignored: bool) -> None:
     task = tasks.add(demo_project, unique_task_id)
-    proc = start_cli(demo_project, "up", "--task-id", task.task_id, "--workers", "1")
+    proc = start_cli(demo_project, "up", "--task-id", task.task_id, "--workers", "1",
+                     sigint_ignored=sigint_ignored)
     try:
         wait_for(lambda: service_container_exists(task.task_id, "db"), timeout=60,
                  what="the task's db container")
