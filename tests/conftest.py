@@ -13,11 +13,18 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
-from tests._support.docker import REQUIRE_DOCKER_ENV, compose_problem, docker_problem, skip_or_fail
+from tests._support.docker import (
+    REQUIRE_DOCKER_ENV,
+    compose_problem,
+    crashed_servers_report,
+    docker_problem,
+    skip_or_fail,
+)
 from tests._support.paths import EXAMPLES
 
 # Everything under these folders of tests/ needs a real Docker engine.
@@ -31,6 +38,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
         if parts[:1] and parts[0] in DOCKER_DIRS:
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed Docker test names any server process that crashed in a running container:
+    a database 'in recovery mode' is a symptom, the crash in the server's log is the cause."""
+    report: pytest.TestReport = yield
+    if report.failed and item.get_closest_marker("docker") is not None:
+        crashes = crashed_servers_report()
+        if crashes:
+            report.sections.append(("crashed server processes", crashes))
+    return report
 
 
 @pytest.fixture(autouse=True)

@@ -42,3 +42,35 @@ def docker_problem() -> str | None:
     if info.returncode != 0:
         return f"no Docker engine answers: {info.stderr.strip().splitlines()[-1:]}"
     return compose_problem()
+
+
+# What a PostgreSQL server logs when one of its processes died abnormally (it then restarts,
+# refusing connections "in recovery mode" meanwhile): named in a failed test's report.
+SERVER_CRASH_MARKS = ("was terminated by signal", "PANIC:",
+                      "terminating any other active server processes")
+
+
+def crashed_servers_report() -> str:
+    """The crash lines of every running compose-gen container's log, with their context."""
+    import subprocess
+
+    def docker(*args: str) -> str:
+        return subprocess.run(["docker", *args], capture_output=True, text=True,
+                              timeout=30).stdout
+
+    found = []
+    try:
+        ids = docker("ps", "-q", "--filter", "label=dev.compose-gen.task").split()
+        for container in ids:
+            log = subprocess.run(["docker", "logs", "-t", container], capture_output=True,
+                                 text=True, timeout=30)
+            lines = (log.stdout + log.stderr).splitlines()
+            hits = [i for i, line in enumerate(lines)
+                    if any(mark in line for mark in SERVER_CRASH_MARKS)]
+            if hits:
+                name = docker("inspect", "-f", "{{.Name}}", container).strip().lstrip("/")
+                start = max(0, hits[0] - 5)
+                found.append(f"--- {name}\n" + "\n".join(lines[start:hits[-1] + 5]))
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"(could not read container logs: {err})"
+    return "\n".join(found)
