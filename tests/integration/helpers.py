@@ -75,13 +75,17 @@ def start_cli(project: Path, *args: str, sigint_ignored: bool = False
               ) -> subprocess.Popen[str]:
     """`compose-gen -C project ARGS...` as a child in its own session (signals go to it only).
 
-    sigint_ignored: started as a script's background job is, with SIGINT ignored."""
+    sigint_ignored: started as a script's background job is, with SIGINT ignored (set by a
+    Python that then execs compose-gen: an ignored signal stays ignored across exec).
+    """
+    argv = [sys.executable, "-m", "compose_gen.cli", "-C", str(project), *args]
+    if sigint_ignored:
+        argv = [sys.executable, "-c", "import os, signal, sys; "
+                "signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])",
+                *argv]
     return subprocess.Popen(
-        [sys.executable, "-m", "compose_gen.cli", "-C", str(project), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
-        start_new_session=True,
-        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored
-        else None)
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        start_new_session=True)
 
 
 def signal_group(proc: subprocess.Popen[str], signum: signal.Signals) -> None:
