@@ -85,13 +85,14 @@ class Claims:
                                "owned": owned})
 
     def _conflicts(self, holder: Mapping[str, Any]) -> bool:
+        """Another live holder. A released claim is held by its worker's run while that run
+        goes on: another worker of that run, or of another run, would share the resource."""
         if holder.get("released"):
-            # Used and let go by a worker of a run that is still going: another worker of that
-            # run, or of another run, would share it.
             mine = (holder.get("run"), holder.get("worker")) == (self.identity.run,
                                                                  self.identity.worker_id)
-            return not mine and run_alive(str(holder.get("run", "")))
-        return holder.get("pid") != os.getpid() and pid_alive(int(holder["pid"]))
+        else:
+            mine = holder.get("pid") == os.getpid()
+        return not mine and _alive(holder)
 
     def _write(self, path: Path, record: Mapping[str, Any]) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
