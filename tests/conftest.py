@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests._support.docker import (
+    CRASH_SECTION,
     REQUIRE_DOCKER_ENV,
     compose_problem,
     crashed_servers_report,
@@ -49,8 +50,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if report.failed and item.get_closest_marker("docker") is not None:
         crashes = crashed_servers_report()
         if crashes:
-            report.sections.append(("crashed server processes", crashes))
+            report.sections.append((CRASH_SECTION, crashes))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The causes of any server crash seen by a failed test, again near the end of the output
+    (under xdist the reports come from the workers): a long failure may push its own report
+    section out of what a CI log shows."""
+    causes: list[str] = []
+    for report in (*terminalreporter.stats.get("failed", ()),
+                   *terminalreporter.stats.get("error", ())):
+        for title, content in getattr(report, "sections", ()):
+            if title == CRASH_SECTION:
+                head = content.split("\n\n", 1)[0].splitlines()
+                causes += [line for line in head if line not in causes]
+    if causes:
+        terminalreporter.section("server crashes seen by failed tests")
+        for line in causes[:20]:
+            terminalreporter.write_line(line[:300])
 
 
 @pytest.fixture(autouse=True)

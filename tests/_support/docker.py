@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -46,19 +47,28 @@ def docker_problem() -> str | None:
 
 # What a PostgreSQL server logs when one of its processes died abnormally (it then restarts,
 # refusing connections "in recovery mode" meanwhile): named in a failed test's report.
-SERVER_CRASH_MARKS = ("was terminated by signal", "PANIC:",
+SERVER_CRASH_MARKS = ("was terminated by signal", "PANIC:", "was terminated by exception",
                       "terminating any other active server processes")
+# The lines that name the cause (the others are the restart that follows).
+SERVER_CAUSE_MARKS = ("was terminated by signal", "PANIC:", "was terminated by exception",
+                      "exited with exit code", "Failed process was running")
+# What the kernel logs when it kills or faults a process.
+KERNEL_MARKS = ("Killed process", "Out of memory", "oom-kill", "segfault", "general protection",
+                "traps:")
+CRASH_SECTION = "crashed server processes"
 
 
 def crashed_servers_report() -> str:
-    """The crash lines of every running compose-gen container's log, with their context."""
-    import subprocess
-
+    """What crashed in the servers of running compose-gen containers: first one line per cause
+    (the server's own words, with the statement that was running) and the kernel's OOM and
+    fault records, then each log's context. Short first lines, as CI shows only a report's
+    head."""
     def docker(*args: str) -> str:
         return subprocess.run(["docker", *args], capture_output=True, text=True,
                               timeout=30).stdout
 
-    found = []
+    causes: list[str] = []
+    contexts: list[str] = []
     try:
         ids = docker("ps", "-q", "--filter", "label=dev.compose-gen.task").split()
         for container in ids:
@@ -67,10 +77,34 @@ def crashed_servers_report() -> str:
             lines = (log.stdout + log.stderr).splitlines()
             hits = [i for i, line in enumerate(lines)
                     if any(mark in line for mark in SERVER_CRASH_MARKS)]
-            if hits:
-                name = docker("inspect", "-f", "{{.Name}}", container).strip().lstrip("/")
-                start = max(0, hits[0] - 5)
-                found.append(f"--- {name}\n" + "\n".join(lines[start:hits[-1] + 5]))
+            if not hits:
+                continue
+            name = docker("inspect", "-f", "{{.Name}}", container).strip().lstrip("/")
+            start = max(0, hits[0] - 5)
+            window = lines[start:hits[-1] + 5]
+            causes += [f"{name}: {line.split(' ', 1)[-1]}" for line in window
+                       if any(mark in line for mark in SERVER_CAUSE_MARKS)]
+            contexts.append(f"--- {name}\n" + "\n".join(window))
     except (OSError, subprocess.SubprocessError) as err:
         return f"(could not read container logs: {err})"
-    return "\n".join(found)
+    if not contexts:
+        return ""
+    return "\n".join([*causes, *kernel_report(), "", *contexts])
+
+
+def kernel_report() -> list[str]:
+    """The kernel's OOM-kill count and its last kill or fault records, where readable."""
+    found = []
+    try:
+        vmstat = Path("/proc/vmstat").read_text(encoding="ascii").splitlines()
+        found += [f"kernel: {line}" for line in vmstat if line.startswith("oom_kill ")]
+    except OSError:
+        pass
+    try:
+        dmesg = subprocess.run(["dmesg", "-T"], capture_output=True, text=True, timeout=10)
+        marked = [line for line in dmesg.stdout.splitlines()
+                  if any(mark in line for mark in KERNEL_MARKS)]
+        found += [f"kernel: {line}" for line in marked[-5:]]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return found
