@@ -38,6 +38,8 @@ class ServiceEntry:
     environment: Mapping[str, str] | None = None
     tmpfs: tuple[str, ...] | None = None
     volumes: tuple[Any, ...] | None = None
+    # Docker's init as PID 1 (see _needs_init).
+    init: bool = False
     # Worker networks (keys of the override's networks) this shared service must join. Not
     # written into the override: a change there would make Compose recreate the service (and
     # lose a database on tmpfs) whenever the worker count changes; `up` connects them instead.
@@ -230,7 +232,20 @@ def _shared_entry(name: str, definition: Mapping[str, Any], inputs: Inputs,
         name, labels, reset_container_name=reset_name,
         ports=ports if (ports or definition.get("ports")) else None,
         depends_on=depends_on, environment=environment or None, tmpfs=tmpfs or None,
-        volumes=volumes, joins=joins)
+        volumes=volumes, init=name == inputs.db_service and _needs_init(definition),
+        joins=joins)
+
+
+def _needs_init(definition: Mapping[str, Any]) -> bool:
+    """Whether the database service gets Docker's init (tini) as PID 1.
+
+    Run as PID 1, PostgreSQL reaps every orphan of its container, and takes any that dies of
+    a signal for a crashed backend: it ends every session and restarts ("the database system
+    is in recovery mode"). Orphans are common: a health probe that times out on a loaded
+    machine leaves its `pg_isready` behind, which dies of SIGPIPE on the closed output pipe.
+    tini reaps them instead. A base that sets `init` itself keeps its choice.
+    """
+    return "init" not in definition
 
 
 def _rewritten_environment(definition: Mapping[str, Any], inputs: Inputs,

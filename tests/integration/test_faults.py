@@ -27,12 +27,14 @@ from compose_gen.ports import port_in_use
 from tests.integration.helpers import (
     TaskTracker,
     cli,
+    connect,
     container_of,
     containers,
     docker,
     host_bindings,
     labelled,
     query,
+    wait_for,
 )
 
 NOTHING = {"containers": [], "volumes": [], "networks": []}
@@ -280,3 +282,39 @@ def test_a_stack_recreated_on_a_new_block_leaves_no_anonymous_volume_after_down(
     left = set(docker("volume", "ls", "-q").split()) - before
     assert not set(anonymous) & left, f"anonymous volumes left after down: {left}"
     assert first_port  # the first up really ran on a block of its own
+
+
+# --- an orphan dies in the database container ------------------------------------------------
+
+@pytest.mark.xdist_group("stack-faults")
+def test_an_orphan_dying_of_a_signal_in_the_database_container_ends_no_session(
+        minimal_project: Path, unique_task_id: str, tasks: TaskTracker) -> None:
+    """A health probe that times out on a loaded machine leaves its `pg_isready` behind, to
+    die of SIGPIPE on the closed output pipe. With PostgreSQL as PID 1 that orphan was reaped
+    by the server, taken for a crashed backend, and every session of the task ended ("the
+    database system is in recovery mode"); with Docker's init as PID 1 nothing happens."""
+    task = tasks.add(minimal_project, unique_task_id)
+    assert task.up("--workers", "1") == 0
+    db = container_of(task.task_id, "db")["Id"]
+
+    def in_db(script: str) -> str:
+        return docker("exec", db, "sh", "-c", script, check=False)
+
+    with connect(task.env()["DATABASE_URL_W0"]) as conn:
+        session = conn.execute("SELECT pg_backend_pid()").fetchone()
+        # The outer shell exits at once, orphaning its child, which writes its PID, waits on
+        # a FIFO, then dies of SIGPIPE.
+        in_db('rm -f /tmp/cg-fifo /tmp/cg-orphan; mkfifo /tmp/cg-fifo; '
+              'sh -c "echo \\$\\$ > /tmp/cg-orphan; read x < /tmp/cg-fifo; kill -PIPE \\$\\$" '
+              '>/dev/null 2>&1 </dev/null & exit 0')
+        alive = 'kill -0 "$(cat /tmp/cg-orphan)" 2>/dev/null && echo alive'
+        wait_for(lambda: "alive" in in_db(alive), timeout=30, what="the orphan to run")
+        in_db("echo go > /tmp/cg-fifo")
+        # kill -0 answers for a zombie too: once it fails, the orphan has been reaped, by
+        # whichever process is PID 1.
+        wait_for(lambda: "alive" not in in_db(alive), timeout=60, what="the orphan to be reaped")
+        assert conn.execute("SELECT pg_backend_pid()").fetchone() == session
+    logs = subprocess.run(["docker", "logs", db], capture_output=True, text=True, timeout=60)
+    log = logs.stdout + logs.stderr
+    assert "terminated by signal" not in log and "recovery mode" not in log, log[-3000:]
+    assert container_of(task.task_id, "db")["HostConfig"]["Init"] is True

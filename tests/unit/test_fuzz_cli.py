@@ -211,7 +211,7 @@ def check_env_file(path: Path) -> dict[str, str]:
 
 
 _SERVICE_KEYS = {"profiles", "ports", "container_name", "depends_on", "environment", "tmpfs",
-                 "volumes", "labels"}
+                 "volumes", "init", "labels"}
 
 
 def check_override(path: Path, task_id: str, project: Path, workers: int) -> dict[str, Any]:
@@ -224,6 +224,7 @@ def check_override(path: Path, task_id: str, project: Path, workers: int) -> dic
     for name, service in override["services"].items():
         if name not in copies:
             assert set(service) <= _SERVICE_KEYS, (name, service)
+            assert service.get("init") is (True if name == "db" else None), (name, service)
         # Compose reads `$$` as one `$`: the label is the exact value once unescaped.
         assert service["labels"][TASK_LABEL] == task_id.replace("$", "$$")
         assert service["labels"][PROJECT_DIR_LABEL] == str(project).replace("$", "$$")

@@ -116,6 +116,22 @@ def test_every_service_that_carried_the_base_password_gets_the_tasks() -> None:
         assert "pass@" not in str(definition.get("environment")), name
 
 
+def test_only_the_database_service_gets_dockers_init_as_pid_1() -> None:
+    services = entries(plan())
+    assert services["db"].init
+    assert [name for name, entry in services.items() if entry.init] == ["db"]
+    assert all("init" not in definition for definition in copies(plan()).values())
+
+
+def test_a_database_service_that_sets_init_itself_keeps_its_choice() -> None:
+    base = shape_a_base()
+    base["services"]["db"]["init"] = False
+    config = shape_a_config()
+    result = planning.plan(config, make_task("shape-a", config), block_for_slot(3, config.ports),
+                           base, 2, PASSWORD)
+    assert not entries(result)["db"].init
+
+
 def test_a_worker_is_a_group_with_its_own_broker_urls_and_names() -> None:
     result = plan()
     group = copies(result)
