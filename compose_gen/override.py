@@ -11,12 +11,14 @@ The template `docker-compose.zenflow.yml.j2` writes this data (YAML tags need a 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from compose_gen.credentials import Credentials
+from compose_gen.healthchecks import idle_healthcheck
 
 DISABLED_PROFILE = "compose-gen-disabled"
 WORKER_LABEL = "dev.compose-gen.worker"
@@ -213,7 +215,7 @@ def _shared_entry(name: str, definition: Mapping[str, Any], inputs: Inputs,
     if any(dep in worker_services for dep in depends):
         depends_on = {(f"{dep}_w0" if dep in worker_services else dep): spec
                       for dep, spec in depends.items()}
-    environment = _rewritten_environment(definition, inputs)
+    environment = _credentials(inputs).rewritten(definition.get("environment") or {})
     if name == inputs.db_service:
         environment = {**(environment or {}), inputs.password_env: inputs.password}
     tmpfs = _masks(definition, inputs)
@@ -248,54 +250,9 @@ def _needs_init(definition: Mapping[str, Any]) -> bool:
     return "init" not in definition
 
 
-def _rewritten_environment(definition: Mapping[str, Any], inputs: Inputs,
-                           database: str | None = None) -> dict[str, str]:
-    """The entries of a service's environment that carry the base's database password (and,
-    for a worker's copy, the base database's name), rewritten for the task.
-
-    Compose folds `env_file` into `environment`, so this sees every value a service gets:
-    the password variable itself, any *PASSWORD* variable equal to the base password, a URL's
-    `user:password@`; with `database`: a *DB*/*DATABASE* variable naming the base database
-    (an entrypoint that builds its URL from POSTGRES_DB) and a database URL's path. Only
-    changed entries are returned.
-    """
-    old = inputs.base_password
-    changed: dict[str, str] = {}
-    for key, value in (definition.get("environment") or {}).items():
-        if not isinstance(value, str):
-            continue
-        new = _with_password(key, value, old, inputs)
-        if database is not None:
-            new = _with_database(key, new, database, inputs)
-        if new != value:
-            changed[key] = new
-    return changed
-
-
-def _with_database(key: str, value: str, database: str, inputs: Inputs) -> str:
-    upper = key.upper()
-    if value == inputs.base_database and ("DB" in upper or "DATABASE" in upper):
-        return database
-    if "://" in value and "@" in value:
-        head, sep, tail = value.rpartition("/")
-        name, query_sep, query = tail.partition("?")
-        if sep and name == inputs.base_database and "@" in head:
-            return f"{head}/{database}{query_sep}{query}"
-    return value
-
-
-def _with_password(key: str, value: str, old: str | None, inputs: Inputs) -> str:
-    if key == inputs.password_env and value:
-        return inputs.password
-    if not old:
-        return value
-    if "PASSWORD" in key.upper() and value == old:
-        return inputs.password
-    for encoded in dict.fromkeys((old, quote(old, safe=""))):
-        marker = f":{encoded}@"
-        if "://" in value and marker in value:
-            value = value.replace(marker, f":{quote(inputs.password, safe='')}@")
-    return value
+def _credentials(inputs: Inputs) -> Credentials:
+    return Credentials(inputs.password_env, inputs.password, inputs.base_password,
+                       inputs.base_database)
 
 
 def _masks(definition: Mapping[str, Any], inputs: Inputs) -> tuple[str, ...]:
@@ -326,7 +283,8 @@ def _copy_of(name: str, base_def: Mapping[str, Any], inputs: Inputs,
         definition["image"] = base_def.get("image") or f"{inputs.project_name}-{name}"
         definition["pull_policy"] = "never"
     environment = dict(definition.get("environment") or {})
-    environment.update(_escape_all(_rewritten_environment(base_def, inputs, database)))
+    environment.update(_escape_all(_credentials(inputs).rewritten(
+        base_def.get("environment") or {}, database)))
     if database is not None:
         environment[inputs.url_env] = _escape(database_url(inputs, database))
     definition["environment"] = environment
@@ -367,7 +325,7 @@ def _worker_copy(name: str, base_def: Mapping[str, Any], worker: WorkerFacts, in
     definition["labels"] = {**(definition.get("labels") or {}), **_escape_all(inputs.labels),
                             WORKER_LABEL: str(worker.index)}
     if inputs.idle_health:
-        _idle_healthcheck(definition, inputs.idle_health)
+        idle_healthcheck(definition, inputs.idle_health)
     depends = definition.get("depends_on") or {}
     if depends:
         definition["depends_on"] = {worker.services.get(dep, dep): spec
@@ -382,41 +340,6 @@ def _worker_copy(name: str, base_def: Mapping[str, Any], worker: WorkerFacts, in
         networks[key] = spec
     definition["networks"] = networks
     return definition
-
-
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-                 "h": 3600.0}
-
-
-def duration_seconds(value: Any, default: float) -> float:
-    """A Compose duration ("1s", "1m30s", "500ms", or seconds as a number) in seconds."""
-    if value is None:
-        return default
-    if isinstance(value, int | float):
-        return float(value)
-    parts = _DURATION_RE.findall(str(value))
-    if not parts or "".join(n + u for n, u in parts) != str(value).strip():
-        return default
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-
-
-def _idle_healthcheck(definition: dict[str, Any], idle: str) -> None:
-    """Probe at the base's interval until healthy (start_interval, within a start period as
-    long as the base gives a service to become healthy), then only every `idle`."""
-    check = definition.get("healthcheck")
-    if not check or check.get("disable") or (check.get("test") or ["NONE"])[0] == "NONE":
-        return
-    interval = duration_seconds(check.get("interval"), 30.0)
-    if interval >= duration_seconds(idle, 60.0):
-        return
-    retries = int(check.get("retries") or 3)
-    start = duration_seconds(check.get("start_period"), 0.0) + interval * retries
-    check = dict(check)
-    check["start_interval"] = check.get("start_interval") or f"{interval:g}s"
-    check["start_period"] = f"{start:g}s"
-    check["interval"] = idle
-    definition["healthcheck"] = check
 
 
 def _seed_copy(base_def: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:

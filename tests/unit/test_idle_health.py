@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from compose_gen import lifecycle, override, stack
+from compose_gen import healthchecks, lifecycle, stack
 from compose_gen.errors import DockerUnavailableError
 
 
@@ -15,7 +15,7 @@ def copy_with(check: dict[str, Any] | None) -> dict[str, Any]:
     definition: dict[str, Any] = {"image": "x"}
     if check is not None:
         definition["healthcheck"] = check
-    override._idle_healthcheck(definition, "60s")
+    healthchecks.idle_healthcheck(definition, "60s")
     return definition
 
 
@@ -23,7 +23,7 @@ def copy_with(check: dict[str, Any] | None) -> dict[str, Any]:
                                               ("2h", 7200.0), (5, 5.0), (None, 7.0),
                                               ("soon", 7.0), ("1s junk", 7.0)])
 def test_compose_durations(raw: Any, seconds: float) -> None:
-    assert override.duration_seconds(raw, 7.0) == seconds
+    assert healthchecks.duration_seconds(raw, 7.0) == seconds
 
 
 def test_a_frequent_check_probes_often_only_while_starting() -> None:
