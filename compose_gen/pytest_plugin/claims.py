@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from compose_gen.processes import pid_alive
+from compose_gen.processes import pid_alive, start_time
 from compose_gen.pytest_plugin.discovery import ActiveTask
 from compose_gen.pytest_plugin.options import MEDIA_ROOT_ENV
-from compose_gen.pytest_plugin.workers import WorkerIdentity, run_alive
+from compose_gen.pytest_plugin.workers import WorkerIdentity, run_alive, run_controller_start
 
 CLAIMS_DIR = "pytest-claims"
 LOCK_TIMEOUT = 30.0
@@ -81,8 +81,9 @@ class Claims:
                        f"${MEDIA_ROOT_ENV})." if same_run else
                        "Wait for that run to finish, or use another task."))
             self._write(path, {"kind": kind.value, "name": name, "pid": os.getpid(),
-                               "run": self.identity.run, "worker": self.identity.worker_id,
-                               "owned": owned})
+                               "started": start_time(os.getpid()), "run": self.identity.run,
+                               "run_started": run_controller_start(self.identity.run),
+                               "worker": self.identity.worker_id, "owned": owned})
 
     def _conflicts(self, holder: Mapping[str, Any]) -> bool:
         """Another live holder. A released claim is held by its worker's run while that run
@@ -145,8 +146,8 @@ class Claims:
 
 def _alive(holder: Mapping[str, Any]) -> bool:
     if holder.get("released"):
-        return run_alive(str(holder.get("run", "")))
-    return pid_alive(int(holder.get("pid", 0)))
+        return run_alive(str(holder.get("run", "")), str(holder.get("run_started") or ""))
+    return pid_alive(int(holder.get("pid", 0)), str(holder.get("started") or ""))
 
 
 def _read_claim(path: Path) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compose_gen.processes import pid_alive
+from compose_gen.processes import pid_alive, start_time
 from compose_gen.pytest_plugin.discovery import ActiveTask
 from compose_gen.pytest_plugin.options import (
     MEDIA_ROOT_ENV,
@@ -50,11 +50,18 @@ def run_token(pid: int) -> str:
     return f"{host_tag()}_{pid}"
 
 
-def run_alive(run: str) -> bool:
-    """Whether the controller of `run` (a `run_token`) is still running; a run of another host
-    cannot be checked from here and counts as over."""
+def run_controller_start(run: str) -> str:
+    """The start time of the controller of `run` (see processes.start_time), read while the
+    run goes on: recorded with a claim, it tells that controller from a reuse of its PID."""
     tag, _, pid = run.partition("_")
-    return tag == host_tag() and pid.isdigit() and pid_alive(int(pid))
+    return start_time(int(pid)) if tag == host_tag() and pid.isdigit() else ""
+
+
+def run_alive(run: str, started: str = "") -> bool:
+    """Whether the controller of `run` (a `run_token`; started at `started`, when known) is
+    still running; a run of another host cannot be checked from here and counts as over."""
+    tag, _, pid = run.partition("_")
+    return tag == host_tag() and pid.isdigit() and pid_alive(int(pid), started)
 
 
 def worker_index(worker_id: str) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from compose_gen import processes
 from compose_gen.pytest_plugin import claims as claims_mod
 from compose_gen.pytest_plugin import discovery, django_settings, workers
 from compose_gen.pytest_plugin.claims import ClaimKind, SharedResourceError
@@ -236,11 +237,12 @@ def _claims(tmp_path: Path, worker: str = "gw0", run: str = "ab12_1") -> claims_
     return claims_mod.Claims(tmp_path / "claims", workers.WorkerIdentity(worker, 0, run))
 
 
-def _write_claim(claims: claims_mod.Claims, kind: str, name: str, pid: int, worker: str) -> None:
+def _write_claim(claims: claims_mod.Claims, kind: str, name: str, pid: int, worker: str,
+                 **extra: str) -> None:
     claims.dir.mkdir(parents=True, exist_ok=True)
     claims._path(kind, name).write_text(json.dumps(
         {"kind": kind, "name": name, "pid": pid, "run": claims.identity.run, "worker": worker,
-         "owned": True}))
+         "owned": True, **extra}))
 
 
 def test_a_resource_held_by_a_live_worker_cannot_be_claimed(tmp_path: Path) -> None:
@@ -269,6 +271,43 @@ def test_a_dead_workers_claim_is_taken_over_and_swept(tmp_path: Path) -> None:
     assert claims.dead() == []
     claims.release("database", "gone_db")
     assert list(claims.dir.glob("*.json")) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_claim_whose_pid_now_names_another_process_is_dead(tmp_path: Path) -> None:
+    """PIDs are reused within minutes on a busy machine: a live PID with another start time
+    than the claim recorded is another process, and the claim is taken over."""
+    parent = os.getppid()
+    started = processes.start_time(parent)
+    assert started.isdigit()
+    assert processes.pid_alive(parent, started)
+    claims = _claims(tmp_path)
+    _write_claim(claims, "database", "reused", parent, "gw1", started=str(int(started) + 1))
+    _write_claim(claims, "database", "same", parent, "gw1", started=started)
+    assert [c["name"] for c in claims.dead()] == ["reused"]
+    claims.take("database", "reused", owned=True)
+    with pytest.raises(SharedResourceError, match="same is already used by worker gw1"):
+        claims.take("database", "same")
+    this_run = workers.run_token(os.getpid())
+    started = workers.run_controller_start(this_run)
+    assert started == processes.start_time(os.getpid())
+    assert workers.run_alive(this_run, started)
+    assert not workers.run_alive(this_run, str(int(started) + 1))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_released_claim_whose_run_pid_now_names_another_process_is_dead(tmp_path: Path
+                                                                          ) -> None:
+    run = workers.run_token(os.getpid())
+    gw0 = _claims(tmp_path, "gw0", run)
+    gw0.take("media dir", "/srv/media")
+    gw0.release("media dir", "/srv/media")
+    [path] = gw0.dir.glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["run_started"] == processes.start_time(os.getpid())
+    assert gw0.dead() == []
+    path.write_text(json.dumps({**record, "run_started": str(int(record["run_started"]) + 1)}))
+    assert [c["name"] for c in gw0.dead()] == ["/srv/media"]
 
 
 def test_the_sweep_removes_a_dead_workers_media_dir(tmp_path: Path, monkeypatch) -> None:
