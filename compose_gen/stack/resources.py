@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ def remove_resources(resources: Sequence[Resource]) -> None:
             try:
                 if res.kind == "container":
                     anonymous += _anonymous_volumes(docker, res.name)
-                    docker.container.remove(res.name, force=True, volumes=True)
+                    _remove_container(docker, res.name)
                 elif res.kind == "network":
                     docker.network.remove(res.name)
                 else:
@@ -107,6 +108,28 @@ def remove_resources(resources: Sequence[Resource]) -> None:
     for name in anonymous:
         with contextlib.suppress(DockerException):
             docker.volume.remove(name)
+
+
+# What Docker answers while another client (a concurrent `down` or `gc`) removes the container.
+_REMOVAL_IN_PROGRESS = "is already in progress"
+REMOVAL_WAIT_SECONDS = 60.0
+
+
+def _remove_container(docker: Any, name: str) -> None:
+    """Remove a container; one that another client is removing already is waited for until it
+    is gone, as its networks and volumes are removed next and stay in use until then."""
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker.container.remove(name, force=True, volumes=True)
+    except DockerException as err:
+        if _REMOVAL_IN_PROGRESS not in (err.stderr or ""):
+            raise
+        deadline = time.monotonic() + REMOVAL_WAIT_SECONDS
+        while docker.container.exists(name):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
