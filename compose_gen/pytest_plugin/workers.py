@@ -50,18 +50,24 @@ def run_token(pid: int) -> str:
     return f"{host_tag()}_{pid}"
 
 
+def _local_controller(run: str) -> int | None:
+    """The PID of the controller of `run` (a `run_token`), or None for another host's run."""
+    tag, _, pid = run.partition("_")
+    return int(pid) if tag == host_tag() and pid.isdigit() else None
+
+
 def run_controller_start(run: str) -> str:
     """The start time of the controller of `run` (see processes.start_time), read while the
     run goes on: recorded with a claim, it tells that controller from a reuse of its PID."""
-    tag, _, pid = run.partition("_")
-    return start_time(int(pid)) if tag == host_tag() and pid.isdigit() else ""
+    pid = _local_controller(run)
+    return start_time(pid) if pid is not None else ""
 
 
 def run_alive(run: str, started: str = "") -> bool:
-    """Whether the controller of `run` (a `run_token`; started at `started`, when known) is
-    still running; a run of another host cannot be checked from here and counts as over."""
-    tag, _, pid = run.partition("_")
-    return tag == host_tag() and pid.isdigit() and pid_alive(int(pid), started)
+    """Whether the controller of `run` (started at `started`, when known) is still running; a
+    run of another host cannot be checked from here and counts as over."""
+    pid = _local_controller(run)
+    return pid is not None and pid_alive(pid, started)
 
 
 def worker_index(worker_id: str) -> int:
