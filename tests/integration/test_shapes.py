@@ -214,6 +214,15 @@ def auth_failures(stack: ShapeStack, database_service: str) -> list[str]:
             if name != database_service and AUTH_FAILED in stack.logs(name)]
 
 
+def runs_under_init_and_never_restarted(stack: ShapeStack, database_service: str) -> None:
+    """The database server has Docker's init as PID 1 (the override's `init: true`) and its log
+    shows no crashed process nor the restart that follows one."""
+    assert container_of(stack.task_id, database_service)["HostConfig"]["Init"] is True
+    log = stack.logs(database_service)
+    for mark in ("terminated by signal", "terminating any other active server processes"):
+        assert mark not in log, log[-3000:]
+
+
 def images_with_task_files(stack: ShapeStack) -> dict[str, str]:
     """Images the task's containers run that were built from the project, with .env.task."""
     found = {}
@@ -363,6 +372,12 @@ def test_shape_a_no_service_fails_authentication(shape_a: ShapeStack) -> None:
 
 
 @shape_a_group
+def test_shape_a_database_runs_under_init_and_never_restarted(shape_a: ShapeStack) -> None:
+    shape_a.require_up()
+    runs_under_init_and_never_restarted(shape_a, "db")
+
+
+@shape_a_group
 def test_shape_a_built_images_hold_no_task_files(shape_a: ShapeStack) -> None:
     shape_a.require_up()
     assert images_with_task_files(shape_a) == {}
@@ -488,6 +503,12 @@ def test_shape_b_stack_uses_the_tasks_password_not_the_env_files(shape_b: ShapeS
 def test_shape_b_no_service_fails_authentication(shape_b: ShapeStack) -> None:
     shape_b.require_up()
     assert auth_failures(shape_b, "postgres") == []
+
+
+@shape_b_group
+def test_shape_b_database_runs_under_init_and_never_restarted(shape_b: ShapeStack) -> None:
+    shape_b.require_up()
+    runs_under_init_and_never_restarted(shape_b, "postgres")
 
 
 @shape_b_group
